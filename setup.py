@@ -1,0 +1,43 @@
+"""Installs tfhm: `pip install .` (add `[test]` for the test suite)."""
+
+import pathlib
+
+from setuptools import find_packages, setup
+
+HERE = pathlib.Path(__file__).parent
+
+setup(
+    name="tfhm",
+    version="0.1.0",
+    description="Helmholtz machines (wake-sleep, reweighted wake-sleep) in TensorFlow/Keras",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tfhm", "tfhm.*"]),
+    install_requires=[
+        "tensorflow>=2.16",
+        "tensorflow-probability[tf]>=0.24",
+        "keras>=3.0",
+        "numpy",
+        "scikit-learn",  # the embedded digits data set
+        "matplotlib",  # sample grids and learning curves
+        "tensorboard",  # tf.summary for --logdir
+    ],
+    extras_require={
+        "test": [
+            "pytest",
+            "scipy",
+            "hypothesis",
+            "nbclient",
+            "nbformat",
+            "ipykernel",
+        ],
+        "bench": ["torch", "pyro-ppl"],
+    },
+    entry_points={"console_scripts": ["tfhm=tfhm.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,361 @@
+"""Tests of tfhm.model: probabilities by exact enumeration, sampling, fit, saving."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.special import expit, logsumexp
+
+import tfhm
+from tfhm import objectives
+
+ALL_X6 = np.array(list(itertools.product([0, 1], repeat=6)), np.float32)
+
+
+@pytest.fixture(scope="module")
+def small_hm():
+    """A random deep model: data_dim=6, latent_dims=(3, 2), hidden_units=(8,)."""
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(3, 2), hidden_units=(8,),
+                               seed=0)
+    # Move the weights away from the symmetric start so that every term matters.
+    rng = np.random.default_rng(7)
+    for v in hm.trainable_variables:
+        v.assign(v.numpy() + rng.normal(scale=0.7, size=v.shape).astype(np.float32))
+    return hm
+
+
+def _np_logits(layer, inputs):
+    h = inputs
+    for dense in layer.hidden_layers:
+        h = np.tanh(h @ dense.kernel.numpy() + dense.bias.numpy())
+    return h @ layer.logits_layer.kernel.numpy() + layer.logits_layer.bias.numpy()
+
+
+def _np_log_bernoulli(y, logits):
+    p = expit(logits)
+    return np.sum(y * np.log(p) + (1 - y) * np.log(1 - p), axis=-1)
+
+
+def _np_exact_log_likelihood(hm, x):
+    """log p(x) = log sum_{z1, z2} p(z2) p(z1|z2) p(x|z1), loops in NumPy."""
+    gen = hm.generator
+    prior_logits = gen.prior.logits.numpy()
+    terms = []
+    for z2 in itertools.product([0, 1], repeat=2):
+        z2 = np.array(z2, np.float64)
+        for z1 in itertools.product([0, 1], repeat=3):
+            z1 = np.array(z1, np.float64)
+            log_pz2 = _np_log_bernoulli(z2, prior_logits)
+            log_pz1 = _np_log_bernoulli(z1, _np_logits(gen.conditionals[1], z2))
+            log_px = _np_log_bernoulli(x, _np_logits(gen.conditionals[0], z1))
+            terms.append(log_pz2 + log_pz1 + log_px)
+    return logsumexp(np.stack(terms), axis=0)
+
+
+def test_exact_likelihood_normalizes(small_hm):
+    # Acceptance 1: sum over all 64 binary x of p(x) is 1.
+    total = np.exp(small_hm.exact_log_likelihood(ALL_X6).numpy().astype(np.float64)).sum()
+    assert abs(total - 1.0) < 1e-5
+
+
+def test_exact_likelihood_matches_numpy_brute_force(small_hm):
+    # Acceptance 2.
+    np.testing.assert_allclose(small_hm.exact_log_likelihood(ALL_X6).numpy(),
+                               _np_exact_log_likelihood(small_hm, ALL_X6.astype(np.float64)),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_samples_match_exact_distribution(small_hm):
+    # Acceptance 3: 200,000 draws against p(x) on all 64 x.
+    n = 200_000
+    out = small_hm.sample(n, seed=1)
+    assert out["x"].dtype == tf.float32 and out["x"].shape == (n, 6)
+    assert [z.shape for z in out["z"]] == [(n, 3), (n, 2)]
+    codes = out["x"].numpy().astype(np.int64) @ (2 ** np.arange(5, -1, -1))
+    empirical = np.bincount(codes, minlength=64) / n
+    p = np.exp(small_hm.exact_log_likelihood(ALL_X6).numpy().astype(np.float64))
+    tv = 0.5 * np.abs(empirical - p).sum()
+    # E[TV] <= 0.5 * sum_i sd(p_hat_i) = 0.5 * sum_i sqrt(p_i (1 - p_i) / n)
+    # (Jensen); one draw moves TV by at most 1/n, so by McDiarmid
+    # P(TV > E[TV] + t) <= exp(-2 n t^2): t = sqrt(log(1e6) / (2n)) makes a
+    # false failure a one-in-a-million event.
+    bound = 0.5 * np.sqrt(p * (1 - p) / n).sum() + np.sqrt(np.log(1e6) / (2 * n))
+    assert tv < bound, (tv, bound)
+    # x_probs is p(x = 1 | z_1) of the drawn z_1.
+    np.testing.assert_allclose(
+        out["x_probs"].numpy()[:5],
+        expit(_np_logits(small_hm.generator.conditionals[0], out["z"][0].numpy()[:5])),
+        rtol=1e-5, atol=1e-6)
+
+
+def test_sample_seeds_are_reproducible(small_hm):
+    a = small_hm.sample(50, seed=3)["x"].numpy()
+    b = small_hm.sample(50, seed=3)["x"].numpy()
+    c = small_hm.sample(50, seed=4)["x"].numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    d = small_hm.sample(50)["x"].numpy()
+    e = small_hm.sample(50)["x"].numpy()
+    assert not np.array_equal(d, e)  # unseeded calls advance the model's seed
+
+
+def test_elbo_gap_is_posterior_kl(small_hm):
+    # Acceptance 4 (lesson eq. 8): log p(x) - ELBO(x) = KL(q(z|x) || p(z|x)).
+    x = tf.constant(ALL_X6)
+    exact = small_hm.exact_log_likelihood(ALL_X6).numpy()
+    kl = tfhm.evaluation.exact_posterior_kl(small_hm.generator, small_hm.recognizer, x).numpy()
+    assert np.all(kl >= -1e-6)
+    k = 20_000
+    log_w = objectives.log_importance_weights(
+        small_hm.generator, small_hm.recognizer, x, k, tf.constant([5, 6]))[0].numpy()
+    mean, se = log_w.mean(0), log_w.std(0) / np.sqrt(k)
+    # Each example's ELBO estimate is a mean of 20,000 i.i.d. log-weights:
+    # within 5 standard errors of its expectation (64 examples: a false
+    # failure has probability below 64 * 6e-7).
+    assert np.all(np.abs(mean - (exact - kl)) < 5 * se + 1e-5)
+    elbo = small_hm.elbo(ALL_X6, num_samples=k, seed=9).numpy()
+    assert np.all(np.abs(elbo - (exact - kl)) < 5 * se + 1e-5)
+    assert elbo.mean() <= exact.mean()
+    assert kl.mean() > 0.05  # the gap is real, so the comparison has power
+
+
+def test_log_likelihood_rises_with_k_and_converges(small_hm):
+    # Acceptance 5.
+    exact = small_hm.exact_log_likelihood(ALL_X6).numpy()
+    x = np.tile(ALL_X6, (50, 1))  # 3,200 rows: averages out Monte Carlo noise
+    means = [small_hm.log_likelihood(x, num_samples=k, seed=k).numpy().mean()
+             for k in (1, 10, 100)]
+    # Expected gaps to log p(x) here: ~KL = 0.2 nats at K=1, ~0.02 at K=10,
+    # ~0.002 at K=100; the standard error of each mean is below 0.002.
+    assert means[0] < means[1] < means[2] < exact.mean() + 0.005, means
+    # At K = 10,000 the estimate is within 0.05 nats of log p(x) on a small
+    # model whose q is not far from the posterior (a fresh model: KL < 0.3
+    # nats per example; with KL ~ 2.7 nats the weights are too heavy-tailed
+    # for that and it takes K ~ 1e5).
+    fresh = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(3, 2), hidden_units=(8,), seed=0)
+    big = fresh.log_likelihood(ALL_X6, num_samples=10_000, seed=0).numpy()
+    assert np.max(np.abs(big - fresh.exact_log_likelihood(ALL_X6).numpy())) < 0.05
+
+
+def test_wake_gradients_match_closed_form():
+    # Acceptance 6: one-layer logistic model (a sigmoid belief net, no hidden
+    # layers): d/dW log p(x|z) = z^T (x - sigmoid(zW + b)), d/db = x - sigmoid,
+    # d/dbeta log p(z) = z - sigmoid(beta).
+    hm = tfhm.HelmholtzMachine(data_dim=5, latent_dims=(4,), seed=1)
+    gen = hm.generator
+    gen.prior.logits.assign([0.3, -0.5, 1.0, 0.0])
+    x = tf.constant(np.random.default_rng(0).integers(0, 2, (7, 5)), tf.float32)
+    seed = tf.constant([3, 1])
+    for algorithm, k in ((tfhm.Algorithm.WAKE_SLEEP, 1),
+                         (tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP, 6)):
+        grads, _, _ = objectives.compute_gradients(
+            gen, hm.recognizer, x, seed, algorithm, k, tfhm.RecognizerUpdate.SLEEP)
+        wake_seed = objectives.split_seed(seed, 2)[0]
+        log_w, _, _, (z,) = objectives.log_importance_weights(gen, hm.recognizer, x, k, wake_seed)
+        z = z.numpy()  # [K, batch, 4]
+        if algorithm == tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP:
+            w = tf.nn.softmax(log_w, axis=0).numpy()  # per example
+        else:
+            w = np.full(log_w.shape, 1.0 / k)
+        W = gen.conditionals[0].logits_layer.kernel.numpy()
+        b = gen.conditionals[0].logits_layer.bias.numpy()
+        beta = gen.prior.logits.numpy()
+        resid = x.numpy()[None] - expit(z @ W + b)  # [K, batch, 5]
+        n = x.shape[0]
+        expected = {
+            "prior": -np.einsum("kb,kbd->d", w, z - expit(beta)) / n,
+            "kernel": -np.einsum("kb,kbi,kbj->ij", w, z, resid) / n,
+            "bias": -np.einsum("kb,kbd->d", w, resid) / n,
+        }
+        by_name = {v.path: g.numpy() for v, g in zip(gen.trainable_variables, grads)}
+        for path, g in by_name.items():
+            key = "prior" if "prior" in path else ("kernel" if "kernel" in path else "bias")
+            np.testing.assert_allclose(g, expected[key], rtol=1e-4, atol=1e-6)
+
+
+def test_importance_weights_are_per_example():
+    # Acceptance 9 (second part): normalized over each example's K samples.
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+    x, _ = tfhm.datasets.load_digits()
+    x = tf.constant(x[:10])
+    seed = tf.constant([1, 2])
+    log_w = objectives.log_importance_weights(hm.generator, hm.recognizer, x, 5, seed)[0]
+    w = objectives.importance_weights(log_w).numpy()  # [K, batch]
+    np.testing.assert_allclose(w.sum(axis=0), np.ones(10), rtol=1e-6)
+    x2 = x.numpy().copy()
+    x2[3] = 1 - x2[3]
+    log_w2 = objectives.log_importance_weights(hm.generator, hm.recognizer, tf.constant(x2), 5, seed)[0]
+    w2 = objectives.importance_weights(log_w2).numpy()
+    others = [i for i in range(10) if i != 3]
+    np.testing.assert_allclose(w2[:, others], w[:, others], rtol=1e-6)
+    assert not np.allclose(w2[:, 3], w[:, 3])
+
+
+def _fit_weights(seed, shuffle, algorithm="reweighted_wake_sleep"):
+    x, _ = tfhm.datasets.load_digits()
+    if shuffle:
+        keras.utils.set_random_seed(123)  # Keras' own shuffling of arrays
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(6, 4), hidden_units=(10,), seed=seed)
+    hm.compile(wake_optimizer=keras.optimizers.Adam(1e-2),
+               sleep_optimizer=keras.optimizers.Adam(1e-2),
+               algorithm=algorithm, num_samples=3)
+    hm.fit(x[:300], batch_size=50, epochs=2, shuffle=shuffle, verbose=0)
+    return [v.numpy() for v in hm.weights]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_same_seed_same_weights_after_fit(shuffle):
+    # Acceptance 9 (first part).
+    a = _fit_weights(0, shuffle)
+    b = _fit_weights(0, shuffle)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    c = _fit_weights(1, shuffle)
+    assert any(not np.array_equal(u, v) for u, v in zip(a, c))
+
+
+def test_fit_improves_and_evaluate_reports(tmp_path):
+    x_train, x_test = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+    hm.compile(wake_optimizer=keras.optimizers.Adam(3e-3),
+               sleep_optimizer=keras.optimizers.Adam(3e-3))
+    before = hm.exact_log_likelihood(x_test).numpy().mean()
+    history = hm.fit(x_train, batch_size=100, epochs=3, verbose=0,
+                     validation_data=(x_test,))
+    after = hm.exact_log_likelihood(x_test).numpy().mean()
+    assert after > before + 1.0, (before, after)
+    assert {"wake_loss", "sleep_loss", "elbo", "ess", "val_elbo",
+            "val_log_likelihood"} <= set(history.history)
+    result = hm.evaluate(x_test, return_dict=True, verbose=0)
+    assert set(result) >= {"elbo", "log_likelihood"}
+    # Importance sampling with 100 draws is a lower bound of log p(x) in
+    # expectation and tighter than the ELBO.
+    assert result["elbo"] < result["log_likelihood"] < after + 0.05
+    assert np.all(hm.predict(x_test[:10], verbose=0) < 0)
+
+
+def test_save_and_load_round_trip(tmp_path, small_hm):
+    # Acceptance 10.
+    path = tmp_path / "m.keras"
+    small_hm.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, tfhm.HelmholtzMachine)
+    assert loaded.get_config() == small_hm.get_config()
+    np.testing.assert_array_equal(loaded.exact_log_likelihood(ALL_X6).numpy(),
+                                  small_hm.exact_log_likelihood(ALL_X6).numpy())
+
+
+def test_compiled_model_round_trip_keeps_training_config(tmp_path):
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    hm.compile(wake_optimizer=keras.optimizers.Adam(2e-3),
+               sleep_optimizer=keras.optimizers.SGD(0.1),
+               algorithm="reweighted_wake_sleep", num_samples=7)
+    hm.fit(ALL_X6, epochs=1, verbose=0)
+    hm.save(tmp_path / "c.keras")
+    loaded = keras.models.load_model(tmp_path / "c.keras")
+    assert loaded.algorithm == tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP
+    assert loaded.num_samples == 7
+    assert isinstance(loaded.sleep_optimizer, keras.optimizers.SGD)
+    loaded.fit(ALL_X6, epochs=1, verbose=0)  # trains on after loading
+
+
+def test_steps_compile_under_xla():
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(3, 2), hidden_units=(4,), seed=0)
+    hm.compile(algorithm="reweighted_wake_sleep", num_samples=4, jit_compile=True)
+    history = hm.fit(ALL_X6, batch_size=16, epochs=2, verbose=0)
+    assert np.isfinite(history.history["elbo"]).all()
+
+    @tf.function(jit_compile=True)
+    def step(x, seed):
+        return objectives.compute_gradients(
+            hm.generator, hm.recognizer, x, seed, tfhm.Algorithm.WAKE_SLEEP, 1,
+            tfhm.RecognizerUpdate.SLEEP)
+
+    g, r, logs = step(tf.constant(ALL_X6), tf.constant([1, 2]))
+    assert all(np.isfinite(t.numpy()).all() for t in g + r)
+
+
+# --------------------------------------------------------------- bad input
+BAD_DATA = [
+    (np.zeros((4, 5), np.float32), r"shape \[batch, 6\].*\(4, 5\)"),
+    (np.full((4, 6), 0.5, np.float32), r"only the values 0 and 1.*0\.5"),
+    (np.full((4, 6), 2, np.int64), r"only the values 0 and 1.*2"),
+    (np.full((4, 6), np.nan, np.float32), r"only the values 0 and 1.*nan"),
+    (np.zeros((0, 6), np.float32), r"empty.*\(0, 6\)"),
+    (np.zeros((6,), np.float32), r"shape \[batch, 6\].*\(6,\)"),
+    (np.array([["a"] * 6]), r"dtype"),
+]
+
+
+@pytest.mark.parametrize("x, match", BAD_DATA)
+@pytest.mark.parametrize("method", ["fit", "evaluate", "elbo", "log_likelihood",
+                                    "exact_log_likelihood"])
+def test_bad_data_raises(method, x, match):
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    hm.compile()
+    before = [v.numpy() for v in hm.weights]
+    with pytest.raises(ValueError, match=match):
+        getattr(hm, method)(x)
+    for u, v in zip(before, hm.weights):  # nothing trained, nothing changed
+        np.testing.assert_array_equal(u, v.numpy())
+
+
+def test_bad_validation_data_raises_before_training():
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    hm.compile()
+    with pytest.raises(ValueError, match="validation_data.*0.5"):
+        hm.fit(ALL_X6, validation_data=(np.full((3, 6), 0.5),), verbose=0)
+    assert hm.wake_optimizer.iterations.numpy() == 0
+
+
+def test_bool_and_int_data_accepted():
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    a = hm.exact_log_likelihood(ALL_X6.astype(bool)).numpy()
+    b = hm.exact_log_likelihood(ALL_X6.astype(np.int32)).numpy()
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"latent_dims": ()}, r"latent_dims.*\(\)"),
+    ({"latent_dims": (3, 0)}, r"latent_dims.*\(3, 0\)"),
+    ({"latent_dims": (-2,)}, r"latent_dims.*-2"),
+    ({"hidden_units": (-1,)}, r"hidden_units.*-1"),
+    ({"data_dim": 0}, r"data_dim=0"),
+    ({"seed": "abc"}, r"seed='abc'"),
+])
+def test_bad_constructor_arguments(kwargs, match):
+    args = {"data_dim": 6, "latent_dims": (2,), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        tfhm.HelmholtzMachine(**args)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"num_samples": 0}, "num_samples=0"),
+    ({"num_samples": -3}, "num_samples=-3"),
+    ({"algorithm": "sleepwalk"}, r"'wake_sleep', 'reweighted_wake_sleep'.*'sleepwalk'"),
+    ({"recognizer_update": "dream"}, r"'sleep', 'wake', 'wake_sleep'.*'dream'"),
+    ({"algorithm": "wake_sleep", "recognizer_update": "wake"}, "must be 'sleep'"),
+    ({"loss": "mse"}, "does not take `loss`"),
+])
+def test_bad_compile_arguments(kwargs, match):
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    with pytest.raises(ValueError, match=match):
+        hm.compile(**kwargs)
+
+
+def test_bad_sampling_arguments():
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    with pytest.raises(ValueError, match="num_samples=0"):
+        hm.log_likelihood(ALL_X6, num_samples=0)
+    with pytest.raises(ValueError, match="num_samples=0"):
+        hm.sample(0)
+    with pytest.raises(ValueError, match="seed"):
+        hm.sample(3, seed=[1, 2, 3])
+
+
+def test_too_many_latent_bits_for_enumeration():
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(20, 5), seed=0)
+    with pytest.raises(ValueError, match=r"MAX_EXACT_LATENT_BITS=24.*25 bits.*log_likelihood"):
+        hm.exact_log_likelihood(ALL_X6)

@@ -1,0 +1,240 @@
+"""Training objectives of wake-sleep and reweighted wake-sleep, as plain functions.
+
+`HelmholtzMachine.train_step` (Keras `fit`) and the custom training loop both
+call `compute_gradients`; the math of each phase is written once, here.
+
+Notation: x `[batch, data_dim]` data, z = (z_1, ..., z_L) latents from the
+layer next to the data up to the top, K = `num_samples` draws of q per
+example, `log w_k = log p(x, z_k) - log q(z_k | x)` (lesson eqs. 8-10).
+
+Wake phase (generator and prior):
+  loss_p = - sum_k w~_k log p(x, z_k),  z_k ~ q(z | x)
+Recognizer, wake update (reweighted wake-sleep only):
+  loss_q_wake = - sum_k w~_k log q(z_k | x)
+Recognizer, sleep update ("dreams" z, x ~ p(z, x)):
+  loss_q_sleep = - log q(z | x)
+
+For reweighted wake-sleep `w~_k = w_k / sum_j w_j` are the self-normalized
+importance weights of ONE example (normalized over its K samples, never over
+the batch); for wake-sleep `w~_k = 1 / K` (K = 1 is the classic algorithm).
+
+#### References
+
+[1]: Hinton, G. E., Dayan, P., Frey, B. J. & Neal, R. M. The "wake-sleep"
+     algorithm for unsupervised neural networks. Science 268, 1158-1161 (1995).
+[2]: Bornschein, J. & Bengio, Y. Reweighted wake-sleep. ICLR (2015).
+     arXiv:1406.2751.
+"""
+
+import enum
+
+import tensorflow as tf
+
+__all__ = [
+    "Algorithm",
+    "RecognizerUpdate",
+    "compute_gradients",
+    "effective_sample_size",
+    "importance_weights",
+    "log_importance_weights",
+    "sleep_loss",
+    "split_seed",
+    "wake_losses",
+]
+
+
+class _ParsableEnum(enum.Enum):
+    """An enum that parses its string values with a helpful error."""
+
+    @classmethod
+    def parse(cls, value):
+        """Returns the member for `value` (a member or its string value).
+
+        Raises:
+          ValueError: `value` names no member; the message lists the valid
+            values.
+        """
+        if isinstance(value, cls):
+            return value
+        for member in cls:
+            if value == member.value:
+                return member
+        valid = ", ".join(repr(m.value) for m in cls)
+        raise ValueError(
+            f"Unknown {cls.__name__.lower()}: expected one of {valid}. "
+            f"Received: {value!r}")
+
+
+class Algorithm(_ParsableEnum):
+    """Training algorithms of `HelmholtzMachine`.
+
+    WAKE_SLEEP: Hinton et al. (1995); the generator's update averages over K
+      draws of q (K = 1 is the classic algorithm), the recognizer learns from
+      dreams.
+    REWEIGHTED_WAKE_SLEEP: Bornschein & Bengio (2015); K draws of q, self-
+      normalized importance weights per example for the generator and the
+      recognizer's wake update, optionally mixed with the sleep update.
+    """
+
+    WAKE_SLEEP = "wake_sleep"
+    REWEIGHTED_WAKE_SLEEP = "reweighted_wake_sleep"
+
+
+class RecognizerUpdate(_ParsableEnum):
+    """Which signal trains the recognizer q(z | x).
+
+    SLEEP: dreams from the generator (wake-sleep's sleep phase).
+    WAKE: importance-weighted samples of q on real data (RWS's q-wake).
+    WAKE_SLEEP: the average of both, the best setting in Bornschein &
+      Bengio (2015), Section 4.
+    """
+
+    SLEEP = "sleep"
+    WAKE = "wake"
+    WAKE_SLEEP = "wake_sleep"
+
+
+def split_seed(seed, num):
+    """`num` independent stateless seeds `[num, 2]` int32 from one seed `[2]`."""
+    return tf.random.experimental.stateless_split(seed, num)
+
+
+def log_importance_weights(generator, recognizer, x, num_samples, seed):
+    """Draws K latents per example from q and returns their log-weights.
+
+    Args:
+      generator: a `tfhm.Generator`.
+      recognizer: a `tfhm.Recognizer`.
+      x: float32 `[batch, data_dim]` of zeros and ones.
+      num_samples: K, a Python int.
+      seed: int32 `[2]` stateless seed.
+
+    Returns:
+      A tuple `(log_w, log_p, log_q, latents)`: `log_w = log_p - log_q`,
+      each float32 `[K, batch]`; `latents` the list of samples
+      `[K, batch, latent_dims[l]]`, bottom to top. Gradients flow into
+      `log_p` (generator) and `log_q` (recognizer), never through samples.
+    """
+    latents, log_q = recognizer.sample(x, num_samples, seed)
+    log_p = generator.log_prob(x, latents)  # [K, batch]
+    return log_p - log_q, log_p, log_q, latents
+
+
+def importance_weights(log_weights):
+    """Self-normalized importance weights, per example, without gradient.
+
+    Args:
+      log_weights: float32 `[K, batch]`.
+
+    Returns:
+      float32 `[K, batch]`; every column (one example's K weights) sums to 1.
+      Example j's weights depend on example j alone.
+    """
+    return tf.stop_gradient(tf.nn.softmax(log_weights, axis=0))
+
+
+def effective_sample_size(log_weights):
+    """Kish's effective sample size `1 / sum_k w~_k^2` per example `[batch]`."""
+    weights = tf.nn.softmax(log_weights, axis=0)
+    return 1.0 / tf.reduce_sum(tf.square(weights), axis=0)
+
+
+def wake_losses(generator, recognizer, x, num_samples, seed, algorithm):
+    """Per-example wake-phase losses of the generator and the recognizer.
+
+    Args:
+      generator, recognizer: the two networks.
+      x: float32 `[batch, data_dim]`.
+      num_samples: K, a Python int.
+      seed: int32 `[2]`.
+      algorithm: an `Algorithm`.
+
+    Returns:
+      A dict of float32 `[batch]` tensors: `generator` (`-sum_k w~_k log
+      p(x, z_k)`), `recognizer` (`-sum_k w~_k log q(z_k|x)`), and the
+      diagnostics `elbo` (mean_k log w_k), `ess`.
+    """
+    log_w, log_p, log_q, _ = log_importance_weights(
+        generator, recognizer, x, num_samples, seed)
+    if algorithm == Algorithm.REWEIGHTED_WAKE_SLEEP:
+        weights = importance_weights(log_w)  # [K, batch]
+    else:
+        weights = tf.fill(tf.shape(log_w), 1.0 / num_samples)
+    return {
+        "generator": -tf.reduce_sum(weights * log_p, axis=0),
+        "recognizer": -tf.reduce_sum(weights * log_q, axis=0),
+        "elbo": tf.reduce_mean(tf.stop_gradient(log_w), axis=0),
+        "ess": effective_sample_size(tf.stop_gradient(log_w)),
+    }
+
+
+def sleep_loss(generator, recognizer, num_dreams, seed):
+    """Per-dream sleep-phase loss `-log q(z | x)`, (z, x) ~ p.
+
+    Args:
+      num_dreams: how many dreams, a scalar int (usually the batch size).
+      seed: int32 `[2]`.
+
+    Returns:
+      float32 `[num_dreams]`; gradients reach only the recognizer.
+    """
+    dream = generator.sample(num_dreams, seed)
+    x = tf.stop_gradient(dream["x"])
+    latents = [tf.stop_gradient(z) for z in dream["z"]]
+    return -recognizer.log_prob(x, latents)
+
+
+def _reduce(per_example, global_batch_size):
+    if global_batch_size is None:
+        return tf.reduce_mean(per_example)
+    return tf.reduce_sum(per_example) / tf.cast(global_batch_size, tf.float32)
+
+
+def compute_gradients(generator, recognizer, x, seed, algorithm, num_samples,
+                      recognizer_update, global_batch_size=None):
+    """One wake-sleep step's gradients, one tape per network.
+
+    Args:
+      generator, recognizer: the two networks.
+      x: float32 `[batch, data_dim]` of zeros and ones.
+      seed: int32 `[2]` stateless seed of this step.
+      algorithm: an `Algorithm`.
+      num_samples: K, a Python int.
+      recognizer_update: a `RecognizerUpdate`.
+      global_batch_size: under `tf.distribute`, the global batch size: the
+        losses are then `sum / global_batch_size` on each replica, so that
+        the all-reduced gradient is the global mean. `None`: the mean.
+
+    Returns:
+      `(generator_grads, recognizer_grads, logs)`: gradient lists aligned with
+      `generator.trainable_variables` and `recognizer.trainable_variables`;
+      `logs` a dict of scalars `wake_loss` (the generator's loss),
+      `sleep_loss` (the recognizer's loss), `elbo`, `ess` (batch means).
+    """
+    wake_seed, sleep_seed = tf.unstack(split_seed(seed, 2))
+    with tf.GradientTape() as generator_tape, tf.GradientTape() as recognizer_tape:
+        wake = wake_losses(generator, recognizer, x, num_samples, wake_seed,
+                           algorithm)
+        generator_loss = _reduce(wake["generator"], global_batch_size)
+        if recognizer_update == RecognizerUpdate.WAKE:
+            recognizer_loss = _reduce(wake["recognizer"], global_batch_size)
+        else:
+            sleep = _reduce(
+                sleep_loss(generator, recognizer, tf.shape(x)[0], sleep_seed),
+                global_batch_size)
+            if recognizer_update == RecognizerUpdate.SLEEP:
+                recognizer_loss = sleep
+            else:
+                recognizer_loss = 0.5 * (
+                    _reduce(wake["recognizer"], global_batch_size) + sleep)
+    generator_grads = generator_tape.gradient(
+        generator_loss, generator.trainable_variables)
+    recognizer_grads = recognizer_tape.gradient(
+        recognizer_loss, recognizer.trainable_variables)
+    logs = {
+        "wake_loss": generator_loss,
+        "sleep_loss": recognizer_loss,
+        "elbo": _reduce(wake["elbo"], global_batch_size),
+        "ess": _reduce(wake["ess"], global_batch_size),
+    }
+    return generator_grads, recognizer_grads, logs
