@@ -6,6 +6,7 @@ generator p(x, z) and a recognition network q(z | x), trained by wake-sleep
 with exact (enumerated) and importance-sampled log-likelihoods.
 """
 
+from tfhm import baselines
 from tfhm import datasets
 from tfhm import evaluation
 from tfhm import layers
@@ -21,6 +22,7 @@ __all__ = [
     "HelmholtzMachine",
     "Recognizer",
     "RecognizerUpdate",
+    "baselines",
     "datasets",
     "evaluation",
     "layers",

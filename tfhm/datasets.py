@@ -180,11 +180,11 @@ class BarsModel:
         log_prior = on * np.log(self.p) + (self.num_bars - on) * np.log1p(-self.p)
         images = (configs @ self.bars > 0).astype(np.float64)  # [configs, D]
         mismatches = np.abs(x[:, None, :] - images[None, :, :]).sum(axis=2)
-        with np.errstate(divide="ignore"):
-            log_lik = (mismatches * np.log(self.noise)
-                       + (self.data_dim - mismatches) * np.log1p(-self.noise))
         if self.noise == 0:
             log_lik = np.where(mismatches == 0, 0.0, -np.inf)
+        else:
+            log_lik = (mismatches * np.log(self.noise)
+                       + (self.data_dim - mismatches) * np.log1p(-self.noise))
         return np.logaddexp.reduce(log_lik + log_prior[None, :], axis=1)
 
     def sample(self, num_examples, seed=None):

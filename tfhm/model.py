@@ -18,6 +18,7 @@ next to the data, z_L at the top with the learnable prior of lesson eq. 1.
 import numbers
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfhm import _checks
@@ -456,12 +457,15 @@ class HelmholtzMachine(keras.Model):
             self.generator, self.recognizer, x, 1, seed)[0][0]
 
     def _check_data(self, x, name="x"):
-        if isinstance(x, tf.data.Dataset):
-            return x
-        if isinstance(x, (tuple, list)) and len(x) in (1, 2):
+        """Checks in-memory data (arrays, tensors, lists, `(x,)` tuples).
+
+        Streams (`tf.data.Dataset`, `keras.utils.PyDataset`, generators) are
+        checked only for their static last dimension, at trace time.
+        """
+        if isinstance(x, tuple) and len(x) in (1, 2):
             x = x[0]
-        _checks.binary_data(x, self.data_dim, name)
-        return None
+        if isinstance(x, (np.ndarray, tf.Tensor, tf.Variable, list)):
+            _checks.binary_data(x, self.data_dim, name)
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """`keras.Model.fit`, after checking arrays of data (0/1, shape)."""
