@@ -1,0 +1,299 @@
+"""Trains the binarized-MNIST rows of the literature and writes their figures.
+
+Each row (see `ROWS`) is a sigmoid belief net trained with
+`HelmholtzMachine.fit` (Adam for both networks, XLA by default). A row keeps
+its state in `<run-dir>/<row>/`: `model.keras` (weights and both optimizers)
+and `state.json` (epochs done, training wall time, per-epoch figures, the
+random-seed state, and the latest evaluation). Running the script again
+resumes every row where it stopped, so a full run can be spread over many
+invocations, each limited by `--budget-minutes` per row.
+
+After training, a row is evaluated on the validation images with the
+protocol of the papers: the importance-sampled log-likelihood
+`log mean_k p(x, z_k) / q(z_k | x)` with K = `--eval-samples` (5,000) draws
+of q, on `--eval-images` (all 10,000) images, and the negative ELBO
+(100 draws). The table in RESULTS.md is rebuilt from every row's
+`state.json`, so rows trained in separate invocations land in one table.
+
+Examples:
+
+  python benchmarks/mnist_table.py --rows sbn200_ws --budget-minutes 30
+  python benchmarks/mnist_table.py --rows all --epochs 1000   # hours
+  python benchmarks/mnist_table.py --rows all --eval-only     # re-evaluate
+
+Latent layers are listed in tfhm's order, from the layer next to the data up
+to the top: the RWS paper's "SBN 10-100-200-300-400" (top to bottom) is
+`latent_dims=(400, 300, 200, 100, 10)`.
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+NVIL = "Mnih & Gregor 2014 (NVIL), Table 1"
+MUPROP = "Gu et al. 2016 (MuProp), Table 3"
+VIMCO = "Mnih & Rezende 2016 (VIMCO)"
+RWS = "Bornschein & Bengio 2015 (RWS)"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One row of the table."""
+
+    name: str  # Key of the row on the command line and in the run folder.
+    title: str  # The model as the literature writes it.
+    latent_dims: tuple  # tfhm order: next to the data first.
+    algorithm: str  # "wake_sleep" or "reweighted_wake_sleep".
+    num_samples: int  # K draws of q per example during training.
+    published: tuple  # ((what, nats, citation), ...), the first is the target.
+
+
+ROWS = {row.name: row for row in (
+    Row("sbn200_ws", "SBN 200", (200,), "wake_sleep", 1,
+        (("wake-sleep", 120.8, NVIL), ("NVIL, neg. ELBO", 113.5, MUPROP))),
+    Row("sbn200x2_ws", "SBN 200-200", (200, 200), "wake_sleep", 1,
+        (("wake-sleep", 107.7, NVIL), ("NVIL, neg. ELBO", 99.7, MUPROP))),
+    Row("sbn200x3_ws", "SBN 200-200-200", (200, 200, 200), "wake_sleep", 1,
+        (("wake-sleep", 101.6, NVIL), ("NVIL, neg. ELBO", 97.5, MUPROP))),
+    Row("sbn200x3_rws5", "SBN 200-200-200", (200, 200, 200),
+        "reweighted_wake_sleep", 5,
+        (("RWS, K=5", 93.4, VIMCO), ("RWS, K=50", 92.5, VIMCO))),
+    Row("sbn_deep_rws5", "SBN 10-100-200-300-400", (400, 300, 200, 100, 10),
+        "reweighted_wake_sleep", 5, (("RWS, K=5", 85.5, RWS),)),
+)}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common.add_common_args(parser)
+    parser.add_argument("--rows", default="all",
+                        help=f"comma-separated rows or 'all': {', '.join(ROWS)}")
+    parser.add_argument("--run-dir", default="runs/mnist_table",
+                        help="checkpoints, one folder per row (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=1000,
+                        help="total epochs per row, over all invocations")
+    parser.add_argument("--budget-minutes", type=float, default=None,
+                        help="training wall time per row in this invocation")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--learning-rate", type=float, default=1e-3,
+                        help="Adam step size of both networks")
+    parser.add_argument("--no-jit", action="store_true",
+                        help="train without XLA (jit_compile=False)")
+    parser.add_argument("--eval-samples", type=int, default=5000,
+                        help="K of the importance-sampled log-likelihood")
+    parser.add_argument("--eval-images", type=int, default=None,
+                        help="first N validation images (default: all)")
+    parser.add_argument("--eval-only", action="store_true",
+                        help="evaluate the saved rows without training")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="train only; evaluate in a later invocation")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    names = list(ROWS) if args.rows == "all" else args.rows.split(",")
+    unknown = [n for n in names if n not in ROWS]
+    if unknown:
+        parser.error(f"unknown rows {unknown}; expected names from {list(ROWS)}")
+    args.row_names = names
+    return args
+
+
+def _load_state(folder):
+    path = os.path.join(folder, "state.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    return {"epochs": 0, "train_wall_s": 0.0, "epoch_seconds": [],
+            "train_elbo": [], "examples_per_epoch": 0}
+
+
+def _save_state(folder, state):
+    tmp = os.path.join(folder, "state.json.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=1)
+    os.replace(tmp, os.path.join(folder, "state.json"))
+
+
+def _build_model(row, args):
+    import keras  # pylint: disable=g-import-not-at-top
+    import tfhm  # pylint: disable=g-import-not-at-top
+
+    hm = tfhm.HelmholtzMachine(_common.DATA_DIM, row.latent_dims, seed=args.seed)
+    hm.compile(wake_optimizer=keras.optimizers.Adam(args.learning_rate),
+               sleep_optimizer=keras.optimizers.Adam(args.learning_rate),
+               algorithm=row.algorithm, num_samples=row.num_samples,
+               jit_compile=not args.no_jit)
+    return hm
+
+
+def _restore(row, args, folder, state):
+    """The row's model: from `model.keras` if saved, else freshly built."""
+    import keras  # pylint: disable=g-import-not-at-top
+
+    path = os.path.join(folder, "model.keras")
+    if not os.path.exists(path):
+        return _build_model(row, args)
+    hm = keras.models.load_model(path)
+    # `model.keras` restores weights and optimizer slots but not the
+    # SeedGenerator's counter; without this a resumed run would replay the
+    # random draws of its first epochs.
+    if "seed_state" in state:
+        hm.seed_generator.state.assign(state["seed_state"])
+    if args.no_jit == bool(hm.jit_compile):
+        hm.jit_compile = not args.no_jit
+    return hm
+
+
+def train_row(row, args, x_train, folder, state):
+    """Trains until `--epochs` or the budget; checkpoints after every epoch."""
+    import keras  # pylint: disable=g-import-not-at-top
+
+    if state["epochs"] >= args.epochs:
+        return _restore(row, args, folder, state)
+    hm = _restore(row, args, folder, state)
+    budget_s = math.inf if args.budget_minutes is None else 60 * args.budget_minutes
+    started = time.perf_counter()
+
+    class Checkpoint(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.epoch_start
+            state["epochs"] = epoch + 1
+            state["train_wall_s"] += seconds
+            state["epoch_seconds"].append(round(seconds, 3))
+            state["train_elbo"].append(round(float(logs["elbo"]), 3))
+            state["examples_per_epoch"] = len(x_train)
+            state["seed_state"] = [int(v) for v in hm.seed_generator.state.numpy()]
+            hm.save(os.path.join(folder, "model.keras"))
+            _save_state(folder, state)
+            print(f"[{row.name}] epoch {epoch + 1}: {seconds:.1f}s, "
+                  f"train ELBO {float(logs['elbo']):.2f}", flush=True)
+            if time.perf_counter() - started > budget_s:
+                self.model.stop_training = True
+
+    hm.fit(x_train, batch_size=args.batch_size, epochs=args.epochs,
+           initial_epoch=state["epochs"], shuffle=True, verbose=0,
+           callbacks=[Checkpoint()])
+    state["train_command"] = _common.command_line()
+    state["train_commit"] = _common.git_commit()
+    state["train_date"] = _common.utc_now()
+    _save_state(folder, state)
+    return hm
+
+
+def evaluate_row(row, args, hm, x_valid, folder, state):
+    """Importance-sampled NLL and negative ELBO on the validation images."""
+    import numpy as np  # pylint: disable=g-import-not-at-top
+
+    x = x_valid if args.eval_images is None else x_valid[:args.eval_images]
+    start = time.perf_counter()
+    log_lik = np.asarray(hm.log_likelihood(x, num_samples=args.eval_samples,
+                                           seed=args.seed + 1))
+    elbo = np.asarray(hm.elbo(x, num_samples=100, seed=args.seed + 2))
+    seconds = time.perf_counter() - start
+    state["eval"] = {
+        "nll": float(-log_lik.mean()),
+        "nll_stderr": float(log_lik.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0,
+        "neg_elbo": float(-elbo.mean()),
+        "images": int(len(x)), "num_samples": args.eval_samples,
+        "at_epoch": state["epochs"], "seconds": round(seconds, 1),
+        "command": _common.command_line(), "commit": _common.git_commit(),
+        "date": _common.utc_now()}
+    _save_state(folder, state)
+    print(f"[{row.name}] validation NLL {state['eval']['nll']:.2f} nats "
+          f"(K={args.eval_samples}, {len(x)} images, {seconds:.0f}s), "
+          f"neg. ELBO {state['eval']['neg_elbo']:.2f}", flush=True)
+
+
+def _fmt(value, spec=".1f"):
+    return "—" if value is None else format(value, spec)
+
+
+def table(args):
+    """The Markdown section: one line per row, from every row's state.json."""
+    lines = [
+        "## mnist_table: binarized MNIST, validation set",
+        "",
+        "Regenerated by `benchmarks/mnist_table.py` from the state of every "
+        "row. NLL: importance-sampled negative log-likelihood in nats (lower "
+        "is better); ELBO: negative ELBO (100 draws of q). `published` is the "
+        "paper's figure (test set, nats); the first one listed is the row's "
+        "target. Adam, learning rate and batch as in the row's command.",
+        "",
+        "| row | model | algorithm | epochs | train wall time | examples/s (median epoch) "
+        "| val. NLL | val. neg. ELBO | eval protocol | published | target met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for row in ROWS.values():
+        folder = _common.resolve(os.path.join(args.run_dir, row.name))
+        state = _load_state(folder)
+        ev = state.get("eval")
+        alg = ("wake-sleep" if row.algorithm == "wake_sleep"
+               else f"RWS, K={row.num_samples}")
+        rate = None
+        if state["epoch_seconds"]:
+            rate = state["examples_per_epoch"] / statistics.median(state["epoch_seconds"])
+        published = "; ".join(f"{what}: {nats} ({cite})"
+                              for what, nats, cite in row.published)
+        target = row.published[0][1]
+        if ev:
+            met = "yes" if ev["nll"] <= target else f"no (+{ev['nll'] - target:.1f})"
+            protocol = f"K={ev['num_samples']}, {ev['images']} images, at epoch {ev['at_epoch']}"
+            nll = f"{ev['nll']:.2f} ± {ev['nll_stderr']:.2f}"
+            elbo = f"{ev['neg_elbo']:.2f}"
+        else:
+            met, protocol, nll, elbo = "not evaluated", "—", "—", "—"
+        wall = (f"{state['train_wall_s'] / 60:.1f} min" if state["epochs"] else "—")
+        lines.append(
+            f"| `{row.name}` | {row.title} | {alg} | {state['epochs']} | {wall} | "
+            f"{_fmt(rate, '.0f')} | {nll} | {elbo} | {protocol} | {published} | {met} |")
+        if state["epochs"] or ev:
+            notes.append(
+                f"- `{row.name}`: trained by `{state.get('train_command', '—')}` "
+                f"(last on {state.get('train_date', '—')}, commit "
+                f"{state.get('train_commit', '—')})"
+                + (f"; evaluated by `{ev['command']}` on {ev['date']}, commit "
+                   f"{ev['commit']}, {ev['seconds']:.0f} s" if ev else "")
+                + ".")
+    lines += ["", "Commands, dates and commits:", ""] + (notes or ["- no row has run yet."])
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    _common.configure_threads(args.threads)
+    x_train, x_valid = _common.load_data(args)
+    _common.git_commit()  # the commit this run starts on
+    for name in args.row_names:
+        row = ROWS[name]
+        folder = _common.resolve(os.path.join(args.run_dir, row.name))
+        os.makedirs(folder, exist_ok=True)
+        state = _load_state(folder)
+        if args.eval_only:
+            if state["epochs"] == 0:
+                print(f"[{name}] nothing trained yet; skipped", flush=True)
+                continue
+            hm = _restore(row, args, folder, state)
+        else:
+            hm = train_row(row, args, x_train, folder, state)
+        if not args.no_eval:
+            evaluate_row(row, args, hm, x_valid, folder, state)
+        _common.write_section(args.results, "mnist_table", table(args))
+    _common.write_section(args.results, "mnist_table", table(args))
+
+
+if __name__ == "__main__":
+    main()
