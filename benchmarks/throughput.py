@@ -1,0 +1,267 @@
+"""Training throughput of one wake-sleep / RWS step, against the matmul limit.
+
+Times exactly the step that `HelmholtzMachine.fit` runs: one seed from the
+model's SeedGenerator, `tfhm.objectives.compute_gradients`, and both
+optimizers' `apply_gradients` (Adam), inside one `tf.function`, with and
+without XLA (`jit_compile=True`). For every configuration it prints
+examples/s and the step's achieved matmul FLOP rate, as a fraction of the
+float32 matmul rate this machine reaches, measured in the same run at the
+very shapes the step multiplies (see `matmul_shapes`).
+
+Example:
+
+  python benchmarks/throughput.py                       # the full grid
+  python benchmarks/throughput.py --models 200 --batch-sizes 1000 --ks 5
+"""
+
+import argparse
+import collections
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+MODELS = {"200": (200,), "200-200-200": (200, 200, 200)}
+
+# One matmul of a step: [m, k] @ [k, n], `transpose_a` for the weight
+# gradient dW = h^T @ dy ([k, m]^T @ [m, n] gives [in, out] with k = rows).
+MatMul = collections.namedtuple("MatMul", "m k n transpose_a")
+
+
+def matmul_shapes(latent_dims, data_dim, batch, num_samples, algorithm,
+                  recognizer_update):
+    """The matrix products of one training step, forward and backward.
+
+    Every stochastic layer of a linear SBN is one Dense `y = h @ W + b`, with
+    `h` `[rows, in]`, `W` `[in, out]`: 2 * rows * in * out FLOPs forward.
+    Rows per phase (B = batch, K = num_samples):
+
+    - wake, recognizer `q(z_1 | x)`: B rows (x is shared by the K draws,
+      the K samples are drawn from one set of logits);
+      `q(z_(l+1) | z_l)`, l >= 1: K * B rows (one per draw).
+    - wake, generator `p(x | z_1)` and `p(z_l | z_(l+1))`: K * B rows.
+    - sleep (recognizer_update "sleep" or "wake_sleep"): the dream pass
+      through the generator, B rows per layer, and `log q` of the dream
+      through the recognizer, B rows per layer.
+
+    Backward: the inputs of every Dense are data or binary samples, which
+    carry no gradient, so each Dense that receives a gradient costs ONE more
+    product of the same size, the weight gradient `dW = h^T @ dy` (no
+    `dh = dy @ W^T`; TensorFlow skips it for inputs that need no gradient,
+    and XLA removes it as dead code). Gradients reach: every wake-phase
+    generator Dense; the wake-phase recognizer Denses when the recognizer
+    has a wake update (RWS); the sleep-phase recognizer Denses. The dream
+    pass (sampling) gets none. The general rule "backward = 2x forward" would
+    overcount here.
+
+    Returns:
+      A list of `MatMul`; FLOPs of each: 2 * m * k * n.
+    """
+    dims = (data_dim,) + tuple(latent_dims)  # layer 0 is x
+    rec = [(dims[l], dims[l + 1]) for l in range(len(latent_dims))]  # in, out
+    gen = [(dims[l + 1], dims[l]) for l in range(len(latent_dims))]
+    kb = num_samples * batch
+    wake_q = recognizer_update in ("wake", "wake_sleep") and (
+        algorithm == "reweighted_wake_sleep")
+    sleep = recognizer_update in ("sleep", "wake_sleep")
+    out = []
+    for l, (i, o) in enumerate(rec):  # wake: q(z | x)
+        rows = batch if l == 0 else kb
+        out.append(MatMul(rows, i, o, False))
+        if wake_q:
+            out.append(MatMul(i, rows, o, True))
+    for i, o in gen:  # wake: log p(x, z)
+        out.append(MatMul(kb, i, o, False))
+        out.append(MatMul(i, kb, o, True))
+    if sleep:
+        for i, o in gen:  # dreams
+            out.append(MatMul(batch, i, o, False))
+        for i, o in rec:  # log q(z | dream)
+            out.append(MatMul(batch, i, o, False))
+            out.append(MatMul(i, batch, o, True))
+    return out
+
+
+def flops(shapes):
+    return sum(2 * s.m * s.k * s.n for s in shapes)
+
+
+def measure_matmul(shape, seconds, repeats=5):
+    """Median float32 GFLOP/s of `tf.matmul` at one shape (no XLA)."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    rows_a = (shape.k, shape.m) if shape.transpose_a else (shape.m, shape.k)
+    a = [tf.random.uniform(rows_a, seed=i) for i in range(4)]
+    b = tf.random.uniform((shape.k, shape.n))
+
+    @tf.function
+    def run():
+        total = 0.0
+        for a_i in a:  # 4 distinct products, so none is shared
+            total += tf.reduce_sum(tf.matmul(a_i, b, transpose_a=shape.transpose_a))
+        return total
+
+    run().numpy()
+    start = time.perf_counter()
+    calls = 0
+    while time.perf_counter() - start < seconds / repeats or calls < 2:
+        run().numpy()
+        calls += 1
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = run()
+        out.numpy()
+        rates.append(4 * calls * 2 * shape.m * shape.k * shape.n
+                     / (time.perf_counter() - start) / 1e9)
+    return statistics.median(rates)
+
+
+def make_step(hm, jit):
+    """The step of `fit` as one tf.function: gradients, then both updates."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from tfhm import objectives  # pylint: disable=g-import-not-at-top
+
+    @tf.function(jit_compile=jit)
+    def step(x):
+        seed = tf.cast(hm.seed_generator.next(), tf.int32)
+        gen_grads, rec_grads, logs = objectives.compute_gradients(
+            hm.generator, hm.recognizer, x, seed, hm.algorithm, hm.num_samples,
+            hm.recognizer_update)
+        hm.wake_optimizer.apply_gradients(
+            zip(gen_grads, hm.generator.trainable_variables))
+        hm.sleep_optimizer.apply_gradients(
+            zip(rec_grads, hm.recognizer.trainable_variables))
+        return logs["elbo"]
+
+    return step
+
+
+def time_step(step, batches, seconds, repeats=5):
+    """Median examples/s of `step` over `repeats` timed runs."""
+    step(batches[0]).numpy()  # trace / compile
+    step(batches[1 % len(batches)]).numpy()
+    start, n = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds / repeats or n < 3:
+        step(batches[n % len(batches)]).numpy()
+        n += 1
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for i in range(n):
+            out = step(batches[i % len(batches)])
+        out.numpy()
+        rates.append(n * int(batches[0].shape[0]) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def configs(args):
+    for model in args.models.split(","):
+        for batch in args.batch_sizes:
+            for algorithm, k in [("wake_sleep", 1)] + [
+                    ("reweighted_wake_sleep", k) for k in args.ks]:
+                for jit in (False, True):
+                    yield model, batch, algorithm, k, jit
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _common.add_common_args(parser)
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"comma-separated, from {list(MODELS)}")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10],
+                        help="K of the reweighted wake-sleep steps")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="timed seconds per configuration")
+    parser.add_argument("--matmul-seconds", type=float, default=1.0,
+                        help="timed seconds per matmul shape")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    _common.configure_threads(args.threads)
+    import keras  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tfhm  # pylint: disable=g-import-not-at-top
+
+    x_train, _ = _common.load_data(args, num_train=4000, num_valid=10)
+    commit, date = _common.git_commit(), _common.utc_now()
+    plan = list(configs(args))
+    all_shapes = {}
+    for model, batch, algorithm, k, _ in plan:
+        update = "sleep" if algorithm == "wake_sleep" else "wake_sleep"
+        all_shapes[(model, batch, algorithm, k)] = matmul_shapes(
+            MODELS[model], 784, batch, k, algorithm, update)
+    unique = sorted({s for shapes in all_shapes.values() for s in shapes})
+    print(f"measuring float32 matmul at {len(unique)} shapes ...", flush=True)
+    rate = {s: measure_matmul(s, args.matmul_seconds) for s in unique}
+    peak_shape = MatMul(2048, 2048, 2048, False)
+    peak = measure_matmul(peak_shape, 2 * args.matmul_seconds)
+    print(f"square 2048 matmul: {peak:.1f} GFLOP/s", flush=True)
+
+    results = []
+    for model, batch, algorithm, k, jit in plan:
+        shapes = all_shapes[(model, batch, algorithm, k)]
+        step_flops = flops(shapes)
+        # Time the step's matmuls alone would take at the measured rates.
+        limit_s = sum(2 * s.m * s.k * s.n / (rate[s] * 1e9) for s in shapes)
+        limit = step_flops / limit_s / 1e9  # GFLOP/s
+        hm = tfhm.HelmholtzMachine(784, MODELS[model], seed=0)
+        hm.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                   algorithm=algorithm, num_samples=k)
+        batches = [tf.constant(x_train[i * batch:(i + 1) * batch])
+                   for i in range(max(1, min(4, len(x_train) // batch)))]
+        ex_s = time_step(make_step(hm, jit), batches, args.seconds)
+        achieved = ex_s / batch * step_flops / 1e9
+        row = dict(model=model, batch=batch, algorithm=algorithm, k=k, jit=jit,
+                   ex_s=ex_s, mflop_per_step=step_flops / 1e6, gflops=achieved,
+                   limit=limit, fraction=achieved / limit)
+        results.append(row)
+        print(f"SBN {model:<11} B={batch:<5} {algorithm:<21} K={k:<3} "
+              f"xla={'on ' if jit else 'off'} {ex_s:9.0f} ex/s  "
+              f"{achieved:6.1f} GFLOP/s = {100 * row['fraction']:5.1f}% of "
+              f"{limit:.1f} (matmul at these shapes)", flush=True)
+
+    lines = [
+        "## throughput: one training step, examples/s and matmul utilization",
+        "",
+        f"Run on {date}, commit {commit}, {_common.machine_description()}, "
+        f"TensorFlow {tf.__version__}, float32, "
+        f"{'all cores' if not args.threads else f'{args.threads} threads'}.",
+        f"Command: `{_common.command_line()}`",
+        "",
+        "The step is the one `fit` runs (seed, `compute_gradients`, two Adam "
+        "updates) in one `tf.function`. Matmul FLOPs of the step are counted "
+        "by `matmul_shapes` (forward 2·rows·in·out per Dense; backward one "
+        "weight-gradient product per Dense that gets a gradient, since the "
+        "inputs of every Dense are samples or data). `limit` is the rate "
+        "this machine's `tf.matmul` reached, in the same run, at the step's "
+        f"own shapes (FLOP-weighted); a square 2048 matmul reached "
+        f"{peak:.1f} GFLOP/s.",
+        "",
+        "| model | batch | algorithm | K | XLA | examples/s | MFLOP/step | "
+        "GFLOP/s | limit GFLOP/s | fraction of limit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        alg = "wake-sleep" if r["algorithm"] == "wake_sleep" else "RWS"
+        lines.append(
+            f"| SBN {r['model']} | {r['batch']} | {alg} | {r['k']} | "
+            f"{'on' if r['jit'] else 'off'} | {r['ex_s']:.0f} | "
+            f"{r['mflop_per_step']:.1f} | {r['gflops']:.1f} | {r['limit']:.1f} | "
+            f"{100 * r['fraction']:.0f}% |")
+    _common.write_section(args.results, "throughput", "\n".join(lines))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""End-to-end smoke tests of the benchmark scripts on tiny synthetic data.
+
+The scripts live in `benchmarks/` (not a package); each test imports one by
+path and calls its `main(argv)` with `--synthetic`, a few steps, and a
+RESULTS file under `tmp_path`, so the suite needs neither `../shared` nor
+the network, and never touches `benchmarks/RESULTS.md`.
+"""
+
+import importlib.util
+import json
+import pathlib
+import sys
+
+import pytest
+
+BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    sys.path.insert(0, str(BENCH))
+    try:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(BENCH))
+    return module
+
+
+def _section(path, name):
+    text = path.read_text(encoding="utf-8")
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    assert text.count(begin) == 1 and text.count(end) == 1, text
+    return text[text.index(begin):text.index(end)]
+
+
+def test_write_section_replaces_only_its_own_block(tmp_path):
+    common = _load("_common")
+    path = tmp_path / "R.md"
+    path.write_text("# Title\n\nkept\n", encoding="utf-8")
+    common.write_section(str(path), "a", "first")
+    common.write_section(str(path), "b", "other")
+    common.write_section(str(path), "a", "second")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Title\n\nkept\n")
+    assert "second" in text and "first" not in text and "other" in text
+
+
+def test_mnist_table_trains_resumes_and_evaluates(tmp_path):
+    table = _load("mnist_table")
+    results = tmp_path / "RESULTS.md"
+    common = ["--synthetic", "--rows", "sbn200_ws", "--run-dir", str(tmp_path / "runs"),
+              "--results", str(results), "--eval-samples", "8",
+              "--eval-images", "40", "--no-jit"]
+    table.main(common + ["--epochs", "1"])
+    state_path = tmp_path / "runs" / "sbn200_ws" / "state.json"
+    first = json.loads(state_path.read_text())
+    assert first["epochs"] == 1 and (tmp_path / "runs" / "sbn200_ws" / "model.keras").exists()
+    # A second invocation resumes from the checkpoint: one more epoch, not two.
+    table.main(common + ["--epochs", "2"])
+    state = json.loads(state_path.read_text())
+    assert state["epochs"] == 2 and len(state["epoch_seconds"]) == 2
+    assert state["seed_state"] != first["seed_state"]  # the random stream moved on
+    ev = state["eval"]
+    assert ev["images"] == 40 and ev["num_samples"] == 8 and ev["at_epoch"] == 2
+    # Importance sampling with K draws is a stochastic lower bound whose mean
+    # is at most the ELBO's: the NLL sits below the negative ELBO, here by far
+    # more than the estimates' noise on 40 images.
+    assert 0 < ev["nll"] < ev["neg_elbo"]
+    section = _section(results, "mnist_table")
+    assert "| `sbn200_ws` | SBN 200 | wake-sleep | 2 |" in section
+    assert "Mnih & Gregor 2014" in section and "Bornschein & Bengio 2015" in section
+
+
+def test_throughput_flop_count_by_hand():
+    tp = _load("throughput")
+    one = 2 * 100 * 784 * 200  # one [100, 784] x [784, 200] product
+    # Wake-sleep, K=1: q forward (no gradient), p forward + dW, dream pass,
+    # q of the dream forward + dW: six products of the same size.
+    ws = tp.matmul_shapes((200,), 784, 100, 1, "wake_sleep", "sleep")
+    assert tp.flops(ws) == 6 * one
+    # RWS K=5, wake+sleep update of q: q(z1|x) on the batch only (fwd + dW),
+    # p on 5 * 100 rows (fwd + dW), dream pass, q of the dream (fwd + dW).
+    rws = tp.matmul_shapes((200,), 784, 100, 5, "reweighted_wake_sleep", "wake_sleep")
+    assert tp.flops(rws) == (2 + 2 * 5 + 1 + 2) * one
+
+
+def test_throughput_runs_and_reports_a_fraction(tmp_path):
+    tp = _load("throughput")
+    results = tmp_path / "RESULTS.md"
+    rows = tp.main(["--synthetic", "--models", "200", "--batch-sizes", "20",
+                    "--ks", "2", "--seconds", "0.05", "--matmul-seconds", "0.02",
+                    "--results", str(results)])
+    assert len(rows) == 4  # wake-sleep and RWS K=2, each with and without XLA
+    for row in rows:
+        assert row["ex_s"] > 0 and 0 < row["fraction"] < 10
+    assert "fraction of limit" in _section(results, "throughput")
+
+
+def test_vs_pyro_tfhm_half_without_pyro(tmp_path):
+    vs = _load("vs_pyro")
+    results = tmp_path / "RESULTS.md"
+    out, ratio = vs.main(["--synthetic", "--skip-pyro", "--epochs", "1",
+                          "--train-examples", "300", "--eval-images", "20",
+                          "--eval-samples", "10", "--results", str(results)])
+    assert ratio is None and set(out) == {"tfhm"}
+    assert out["tfhm"]["ll"] < 0
+    assert "Pyro skipped" in _section(results, "vs_pyro")
+
+
+@pytest.mark.slow
+def test_vs_pyro_both_libraries(tmp_path):
+    pytest.importorskip("pyro")
+    vs = _load("vs_pyro")
+    results = tmp_path / "RESULTS.md"
+    out, ratio = vs.main(["--synthetic", "--epochs", "1", "--train-examples", "300",
+                          "--eval-images", "20", "--eval-samples", "10",
+                          "--threads", "0", "--results", str(results)])
+    assert set(out) == {"tfhm", "pyro"} and ratio > 0
+    # Both estimates are log-likelihoods of 784 binary pixels after little
+    # training: negative, and above the uniform model's 784 log(1/2).
+    for r in out.values():
+        assert 784 * -0.6932 < r["ll"] < 0
+    assert "minibatch" in _section(results, "vs_pyro")
