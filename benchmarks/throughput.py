@@ -91,8 +91,8 @@ def flops(shapes):
     return sum(2 * s.m * s.k * s.n for s in shapes)
 
 
-def measure_matmul(shape, seconds, repeats=5):
-    """Median float32 GFLOP/s of `tf.matmul` at one shape (no XLA)."""
+def matmul_fn(shape):
+    """A tf.function doing 4 distinct float32 products of `shape` (no XLA)."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     rows_a = (shape.k, shape.m) if shape.transpose_a else (shape.m, shape.k)
@@ -100,27 +100,13 @@ def measure_matmul(shape, seconds, repeats=5):
     b = tf.random.uniform((shape.k, shape.n))
 
     @tf.function
-    def run():
+    def run(_):
         total = 0.0
         for a_i in a:  # 4 distinct products, so none is shared
             total += tf.reduce_sum(tf.matmul(a_i, b, transpose_a=shape.transpose_a))
         return total
 
-    run().numpy()
-    start = time.perf_counter()
-    calls = 0
-    while time.perf_counter() - start < seconds / repeats or calls < 2:
-        run().numpy()
-        calls += 1
-    rates = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(calls):
-            out = run()
-        out.numpy()
-        rates.append(4 * calls * 2 * shape.m * shape.k * shape.n
-                     / (time.perf_counter() - start) / 1e9)
-    return statistics.median(rates)
+    return run
 
 
 def make_step(hm, jit):
@@ -143,22 +129,34 @@ def make_step(hm, jit):
     return step
 
 
-def time_step(step, batches, seconds, repeats=5):
-    """Median examples/s of `step` over `repeats` timed runs."""
-    step(batches[0]).numpy()  # trace / compile
-    step(batches[1 % len(batches)]).numpy()
-    start, n = time.perf_counter(), 0
-    while time.perf_counter() - start < seconds / repeats or n < 3:
-        step(batches[n % len(batches)]).numpy()
-        n += 1
-    rates = []
-    for _ in range(repeats):
+class Timer:
+    """Times chunks of calls of `fn` cycling over `inputs`.
+
+    `calibrate` picks the number of calls per chunk so that one chunk takes
+    about `seconds`; `chunk` returns the calls per second of one chunk.
+    Chunks of all the timers are interleaved round by round, so that every
+    configuration and every matmul shape sees the same load of the machine
+    (it is shared), and the medians over rounds are compared.
+    """
+
+    def __init__(self, fn, inputs):
+        self.fn, self.inputs, self.calls = fn, inputs, 1
+
+    def calibrate(self, seconds):
+        for i in range(2):  # trace / compile, then one warm call
+            self.fn(self.inputs[i % len(self.inputs)]).numpy()
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds or n < 2:
+            self.fn(self.inputs[n % len(self.inputs)]).numpy()
+            n += 1
+        self.calls = n
+
+    def chunk(self):
         start = time.perf_counter()
-        for i in range(n):
-            out = step(batches[i % len(batches)])
+        for i in range(self.calls):
+            out = self.fn(self.inputs[i % len(self.inputs)])
         out.numpy()
-        rates.append(n * int(batches[0].shape[0]) / (time.perf_counter() - start))
-    return statistics.median(rates)
+        return self.calls / (time.perf_counter() - start)
 
 
 def configs(args):
@@ -179,10 +177,14 @@ def parse_args(argv=None):
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10],
                         help="K of the reweighted wake-sleep steps")
-    parser.add_argument("--seconds", type=float, default=3.0,
-                        help="timed seconds per configuration")
-    parser.add_argument("--matmul-seconds", type=float, default=1.0,
-                        help="timed seconds per matmul shape")
+    parser.add_argument("--seconds", type=float, default=0.5,
+                        help="timed seconds per configuration and round")
+    parser.add_argument("--matmul-seconds", type=float, default=0.2,
+                        help="timed seconds per matmul shape and round")
+    parser.add_argument("--peak-size", type=int, default=2048,
+                        help="n of the square n x n matmul quoted as the peak")
+    parser.add_argument("--rounds", type=int, default=7,
+                        help="interleaved rounds; figures are medians over them")
     return parser.parse_args(argv)
 
 
@@ -202,34 +204,54 @@ def main(argv=None):
         all_shapes[(model, batch, algorithm, k)] = matmul_shapes(
             MODELS[model], 784, batch, k, algorithm, update)
     unique = sorted({s for shapes in all_shapes.values() for s in shapes})
-    print(f"measuring float32 matmul at {len(unique)} shapes ...", flush=True)
-    rate = {s: measure_matmul(s, args.matmul_seconds) for s in unique}
-    peak_shape = MatMul(2048, 2048, 2048, False)
-    peak = measure_matmul(peak_shape, 2 * args.matmul_seconds)
-    print(f"square 2048 matmul: {peak:.1f} GFLOP/s", flush=True)
-
-    results = []
-    for model, batch, algorithm, k, jit in plan:
-        shapes = all_shapes[(model, batch, algorithm, k)]
-        step_flops = flops(shapes)
-        # Time the step's matmuls alone would take at the measured rates.
-        limit_s = sum(2 * s.m * s.k * s.n / (rate[s] * 1e9) for s in shapes)
-        limit = step_flops / limit_s / 1e9  # GFLOP/s
+    peak_shape = MatMul(args.peak_size, args.peak_size, args.peak_size, False)
+    mm = {s: Timer(matmul_fn(s), [None]) for s in unique + [peak_shape]}
+    print(f"compiling {len(plan)} steps, {len(mm)} matmul shapes ...", flush=True)
+    for timer in mm.values():
+        timer.calibrate(args.matmul_seconds)
+    steps = {}
+    for cfg in plan:
+        model, batch, algorithm, k, jit = cfg
         hm = tfhm.HelmholtzMachine(784, MODELS[model], seed=0)
         hm.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
                    algorithm=algorithm, num_samples=k)
         batches = [tf.constant(x_train[i * batch:(i + 1) * batch])
                    for i in range(max(1, min(4, len(x_train) // batch)))]
-        ex_s = time_step(make_step(hm, jit), batches, args.seconds)
-        achieved = ex_s / batch * step_flops / 1e9
+        steps[cfg] = Timer(make_step(hm, jit), batches)
+        steps[cfg].calibrate(args.seconds)
+    per_round = {cfg: [] for cfg in plan}
+    for r in range(args.rounds):
+        # GFLOP/s of each matmul shape in this round.
+        rate = {s: 4 * 2 * s.m * s.k * s.n * timer.chunk() / 1e9
+                for s, timer in mm.items()}
+        for cfg in plan:
+            model, batch, algorithm, k, jit = cfg
+            shapes = all_shapes[(model, batch, algorithm, k)]
+            step_flops = flops(shapes)
+            # The time the step's matmuls alone take at this round's rates.
+            limit_s = sum(2 * s.m * s.k * s.n / (rate[s] * 1e9) for s in shapes)
+            steps_s = steps[cfg].chunk()
+            per_round[cfg].append(dict(
+                ex_s=steps_s * batch, gflops=steps_s * step_flops / 1e9,
+                limit=step_flops / limit_s / 1e9,
+                fraction=steps_s * limit_s, peak=rate[peak_shape]))
+        print(f"round {r + 1}/{args.rounds} done", flush=True)
+    med = lambda rows, key: statistics.median(row[key] for row in rows)
+    peak = statistics.median(row["peak"] for rows in per_round.values() for row in rows)
+    print(f"square {args.peak_size} matmul: {peak:.1f} GFLOP/s", flush=True)
+    results = []
+    for cfg in plan:
+        model, batch, algorithm, k, jit = cfg
+        rows = per_round[cfg]
         row = dict(model=model, batch=batch, algorithm=algorithm, k=k, jit=jit,
-                   ex_s=ex_s, mflop_per_step=step_flops / 1e6, gflops=achieved,
-                   limit=limit, fraction=achieved / limit)
+                   ex_s=med(rows, "ex_s"), gflops=med(rows, "gflops"),
+                   limit=med(rows, "limit"), fraction=med(rows, "fraction"),
+                   mflop_per_step=flops(all_shapes[cfg[:4]]) / 1e6)
         results.append(row)
         print(f"SBN {model:<11} B={batch:<5} {algorithm:<21} K={k:<3} "
-              f"xla={'on ' if jit else 'off'} {ex_s:9.0f} ex/s  "
-              f"{achieved:6.1f} GFLOP/s = {100 * row['fraction']:5.1f}% of "
-              f"{limit:.1f} (matmul at these shapes)", flush=True)
+              f"xla={'on ' if jit else 'off'} {row['ex_s']:9.0f} ex/s  "
+              f"{row['gflops']:6.1f} GFLOP/s = {100 * row['fraction']:5.1f}% of "
+              f"{row['limit']:.1f} (matmul at these shapes)", flush=True)
 
     lines = [
         "## throughput: one training step, examples/s and matmul utilization",
@@ -245,8 +267,10 @@ def main(argv=None):
         "weight-gradient product per Dense that gets a gradient, since the "
         "inputs of every Dense are samples or data). `limit` is the rate "
         "this machine's `tf.matmul` reached, in the same run, at the step's "
-        f"own shapes (FLOP-weighted); a square 2048 matmul reached "
-        f"{peak:.1f} GFLOP/s.",
+        f"own shapes (FLOP-weighted); a square {args.peak_size} matmul reached "
+        f"{peak:.1f} GFLOP/s. The machine is shared: steps and matmuls are "
+        f"timed in {args.rounds} interleaved rounds; each figure is the median "
+        "over rounds, the fraction the median of the per-round fractions.",
         "",
         "| model | batch | algorithm | K | XLA | examples/s | MFLOP/step | "
         "GFLOP/s | limit GFLOP/s | fraction of limit |",

@@ -89,7 +89,8 @@ def test_throughput_runs_and_reports_a_fraction(tmp_path):
     tp = _load("throughput")
     results = tmp_path / "RESULTS.md"
     rows = tp.main(["--synthetic", "--models", "200", "--batch-sizes", "20",
-                    "--ks", "2", "--seconds", "0.05", "--matmul-seconds", "0.02",
+                    "--ks", "2", "--seconds", "0.02", "--matmul-seconds", "0.01",
+                    "--rounds", "2", "--peak-size", "64",
                     "--results", str(results)])
     assert len(rows) == 4  # wake-sleep and RWS K=2, each with and without XLA
     for row in rows:
