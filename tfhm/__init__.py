@@ -9,6 +9,7 @@ with exact (enumerated) and importance-sampled log-likelihoods.
 from tfhm import baselines
 from tfhm import datasets
 from tfhm import evaluation
+from tfhm import export
 from tfhm import layers
 from tfhm import objectives
 from tfhm.model import Generator, HelmholtzMachine, Recognizer
@@ -25,6 +26,7 @@ __all__ = [
     "baselines",
     "datasets",
     "evaluation",
+    "export",
     "layers",
     "objectives",
 ]

@@ -60,9 +60,10 @@ def sample_bernoulli(distribution, seed, sample_shape=()):
       float32 tensor `sample_shape + [..., units]` of zeros and ones.
     """
     logits = distribution.distribution.logits
-    shape = tf.concat(
-        [tf.constant(sample_shape, dtype=tf.int32, shape=[len(sample_shape)]),
-         tf.shape(logits)], axis=0)
+    # The leading dims may be Python ints or scalar int tensors (a served K).
+    leading = tf.reshape(
+        tf.convert_to_tensor(sample_shape, dtype_hint=tf.int32), [-1])
+    shape = tf.concat([tf.cast(leading, tf.int32), tf.shape(logits)], axis=0)
     uniform = tf.random.stateless_uniform(shape, seed=seed, alg="philox")
     return tf.cast(uniform < tf.sigmoid(logits), tf.float32)
 
