@@ -20,6 +20,7 @@ setup(
         "tensorflow-probability[tf]>=0.24",
         "keras>=3.0",
         "numpy",
+        "scipy",  # log-sum-exp of the baselines
         "scikit-learn",  # the embedded digits data set
         "matplotlib",  # sample grids and learning curves
         "tensorboard",  # tf.summary for --logdir
