@@ -1,0 +1,292 @@
+"""Tests of tfhm.training: the custom loop against fit, data order, resume, policies."""
+
+import io
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfhm
+from tfhm import training
+from tfhm.training import ProgressBar, TrainConfig, Trainer
+
+X_DIGITS, X_DIGITS_TEST = tfhm.datasets.load_digits()
+X_BARS, _ = tfhm.datasets.make_bars(240, seed=0)
+
+
+def _small_hm(seed=0, latent_dims=(6, 4), data_dim=64):
+    return tfhm.HelmholtzMachine(data_dim=data_dim, latent_dims=latent_dims,
+                                 hidden_units=(10,), seed=seed)
+
+
+def _state(model):
+    values = [v.numpy() for v in model.weights]
+    values += [v.numpy() for v in model.wake_optimizer.variables]
+    values += [v.numpy() for v in model.sleep_optimizer.variables]
+    return values
+
+
+def _assert_same(a, b):
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("algorithm", ["reweighted_wake_sleep", "wake_sleep"])
+def test_custom_loop_matches_fit_bitwise(algorithm):
+    # Acceptance 1: same seed, data order (no shuffling: batches in order)
+    # and hyper-parameters give identical weights, optimizer slots and seed
+    # state. Full batches only: fit traces its step for a partial last batch
+    # with another input signature, and TF's CPU kernels then round a few
+    # sums differently (~1e-7 after one step, which Adam's normalized first
+    # steps carry into the weights), so bitwise equality is promised for
+    # batches of equal size.
+    x = X_DIGITS[:300]  # 6 batches of 50
+    k = 3 if algorithm == "reweighted_wake_sleep" else 1
+    by_fit = _small_hm()
+    by_fit.compile(wake_optimizer=keras.optimizers.Adam(1e-2),
+                   sleep_optimizer=keras.optimizers.Adam(2e-2),
+                   algorithm=algorithm, num_samples=k, jit_compile=False)
+    by_fit.fit(x, batch_size=50, epochs=2, shuffle=False, verbose=0)
+    by_loop = _small_hm()
+    config = TrainConfig(algorithm=algorithm, num_samples=k, batch_size=50,
+                         epochs=2, lr_wake=1e-2, lr_sleep=2e-2, shuffle=False,
+                         eval_max_examples=0)
+    history = Trainer(by_loop, config, verbose=0).fit(x)
+    _assert_same(_state(by_fit), _state(by_loop))
+    assert [row["epoch"] for row in history] == [1, 2]
+    # A different model seed gives different weights (the test has power).
+    other = _small_hm(seed=1)
+    Trainer(other, config, verbose=0).fit(x)
+    assert not np.array_equal(other.weights[0].numpy(), by_loop.weights[0].numpy())
+
+
+def test_epoch_metrics_are_example_means():
+    # The epoch's wake loss is the mean over examples of the per-step batch
+    # means weighted by batch size; fit's tracker averages the batch means.
+    hm = _small_hm()
+    config = TrainConfig(batch_size=100, epochs=1, shuffle=False,
+                         eval_max_examples=0, lr_wake=1e-9, lr_sleep=1e-9)
+    trainer = Trainer(hm, config, verbose=0)
+    x = X_DIGITS[:250]
+    logs = []
+    step_fn = trainer._step_fn  # pylint: disable=protected-access
+
+    def spy(shards, global_batch):
+        out = step_fn(shards, global_batch)
+        logs.append((out.numpy(), float(global_batch.numpy())))
+        return out
+
+    trainer._step_fn = spy  # pylint: disable=protected-access
+    row = trainer.fit(x)[0]
+    sizes = np.array([n for _, n in logs])
+    np.testing.assert_array_equal(sizes, [100, 100, 50])
+    values = np.array([v for v, _ in logs])  # [steps, 4]
+    expected = (values * sizes[:, None]).sum(0) / sizes.sum()
+    np.testing.assert_allclose(
+        [row["wake_loss"], row["sleep_loss"], row["elbo"], row["ess"]],
+        expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("num_shards, start_step", [(1, 0), (3, 0), (3, 2)])
+def test_data_order_visits_every_example_once_per_epoch(num_shards, start_step):
+    # 23 examples, batch 5: 5 steps (the last of 3); each example is coded in
+    # its row so that the pipeline's output can be traced back.
+    n, batch = 23, 5
+    ids = np.arange(n, dtype=np.uint8)[:, None]
+    hm = tfhm.HelmholtzMachine(data_dim=1, latent_dims=(1,), seed=0)
+    config = TrainConfig(batch_size=batch, num_shards=num_shards, seed=4,
+                         eval_max_examples=0)
+    trainer = Trainer(hm, config, verbose=0)
+    orders = []
+    for epoch in (0, 1):
+        dataset_fn = trainer._dataset_fn(  # pylint: disable=protected-access
+            tf.constant(ids), epoch, start_step)
+        elements = list(dataset_fn(tf.distribute.InputContext()))
+        assert len(elements) == 5 - start_step
+        seen = []
+        for step, (shards, global_batch) in enumerate(elements, start_step):
+            size = min(batch, n - step * batch)
+            assert float(global_batch) == size
+            assert len(shards) == num_shards
+            # Shard k holds rows [size*k//S, size*(k+1)//S) of the batch.
+            assert [s.shape[0] for s in shards] == [
+                size * (k + 1) // num_shards - size * k // num_shards
+                for k in range(num_shards)]
+            seen += [int(v) for s in shards for v in s.numpy()[:, 0]]
+        orders.append(seen)
+    expected = [tf.random.experimental.index_shuffle(
+        tf.range(n, dtype=tf.int64), seed=tf.constant([4, e], tf.int64),
+        max_index=tf.constant(n - 1, tf.int64)).numpy().tolist() for e in (0, 1)]
+    for epoch in (0, 1):
+        assert orders[epoch] == expected[epoch][start_step * batch:]
+    assert sorted(expected[0]) == list(range(n))  # a permutation
+    assert expected[0] != expected[1]  # reshuffled every epoch
+
+
+def test_resume_in_process_gives_identical_weights(tmp_path):
+    # Acceptance 2 in one process: 2 epochs, then 2 more from the checkpoint,
+    # equal 4 uninterrupted epochs (bitwise, on CPU without XLA), and so do
+    # the metrics rows (the evaluation draws are seeded by epoch).
+    config = TrainConfig(batch_size=32, epochs=4, lr_wake=1e-2, lr_sleep=1e-2,
+                         eval_max_examples=40, eval_num_samples=5)
+    straight = _small_hm(data_dim=16)
+    history = Trainer(straight, config, run_dir=tmp_path / "a", verbose=0).fit(X_BARS)
+    first = _small_hm(data_dim=16)
+    Trainer(first, config.replace(epochs=2), run_dir=tmp_path / "b",
+            verbose=0).fit(X_BARS)
+    resumed = _small_hm(seed=5, data_dim=16)  # weights come from the checkpoint
+    resumed_history = Trainer(resumed, config, run_dir=tmp_path / "b",
+                              verbose=0).fit(X_BARS, resume=True)
+    _assert_same(_state(straight), _state(resumed))
+    assert len(resumed_history) == 4
+    for a, b in zip(history, resumed_history):
+        assert {k: v for k, v in a.items() if "second" not in k} == \
+            {k: v for k, v in b.items() if "second" not in k}
+    rows = training._read_csv(tmp_path / "b" / "metrics.csv")  # pylint: disable=protected-access
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
+    loaded = keras.models.load_model(tmp_path / "b" / "model.keras")
+    _assert_same([v.numpy() for v in loaded.weights],
+                 [v.numpy() for v in resumed.weights])
+
+
+def test_run_dir_guards(tmp_path):
+    config = TrainConfig(batch_size=60, epochs=1, eval_max_examples=0)
+    run = tmp_path / "run"
+    Trainer(_small_hm(data_dim=16), config, run_dir=run, verbose=0).fit(X_BARS)
+    (run / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="already holds a tfhm run"):
+        Trainer(_small_hm(data_dim=16), config, run_dir=run, verbose=0).fit(X_BARS)
+    with pytest.raises(ValueError, match=r"(?s)different architecture.*latent_dims: checkpoint \(6, 4\), this model \(5,\)"):
+        Trainer(_small_hm(data_dim=16, latent_dims=(5,)), config, run_dir=run,
+                verbose=0).fit(X_BARS, resume=True)
+    with pytest.raises(ValueError, match=r"(?s)different training settings.*lr_wake: checkpoint 0.001, now 0.5"):
+        Trainer(_small_hm(data_dim=16), config.replace(lr_wake=0.5), run_dir=run,
+                verbose=0).fit(X_BARS, resume=True)
+    with pytest.raises(ValueError, match="240 examples.*Received: 100"):
+        Trainer(_small_hm(data_dim=16), config, run_dir=run,
+                verbose=0).fit(X_BARS[:100], resume=True)
+    with pytest.raises(ValueError, match="holds no tfhm checkpoint"):
+        Trainer(_small_hm(data_dim=16), config, run_dir=tmp_path / "empty",
+                verbose=0).fit(X_BARS, resume=True)
+    # overwrite: the old checkpoints are moved aside, the user's file stays.
+    Trainer(_small_hm(data_dim=16), config, run_dir=run, verbose=0).fit(
+        X_BARS, overwrite=True)
+    assert (run / "checkpoints.replaced-1" / "checkpoint").exists()
+    assert (run / "notes.txt").read_text() == "mine"
+    assert json.loads((run / "config.json").read_text())["format"] == "tfhm-run"
+
+
+def test_checkpoint_of_other_shapes_is_refused(tmp_path):
+    # config.json edited to look compatible: the restore itself must fail
+    # with a clear message rather than train a half-restored model.
+    config = TrainConfig(batch_size=60, epochs=1, eval_max_examples=0)
+    run = tmp_path / "run"
+    Trainer(_small_hm(data_dim=16), config, run_dir=run, verbose=0).fit(X_BARS)
+    saved = json.loads((run / "config.json").read_text())
+    saved["model"]["latent_dims"] = [7, 4]
+    (run / "config.json").write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match="does not fit this model"):
+        Trainer(_small_hm(data_dim=16, latent_dims=(7, 4)), config, run_dir=run,
+                verbose=0).fit(X_BARS, resume=True)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_keeps_log_densities_float32(policy):
+    keras.config.set_dtype_policy(policy)
+    try:
+        hm = _small_hm(data_dim=16)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    compute = hm.generator.conditionals[0].hidden_layers[0].dtype_policy.compute_dtype
+    assert compute == policy.split("_")[1]
+    trainer = Trainer(hm, TrainConfig(batch_size=60, epochs=2, lr_wake=1e-2,
+                                      lr_sleep=1e-2, eval_max_examples=60,
+                                      eval_num_samples=5), verbose=0)
+    scaled = isinstance(hm.wake_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "mixed_float16")
+    before = hm.exact_log_likelihood(X_BARS).numpy().mean()
+    history = trainer.fit(X_BARS)
+    after = hm.exact_log_likelihood(X_BARS).numpy().mean()
+    assert all(np.isfinite(v) for row in history for v in row.values())
+    assert after > before + 0.5, (before, after)  # it learns
+    latents, log_q = hm.recognizer.sample(tf.constant(X_BARS[:5]), 2, tf.constant([1, 2]))
+    assert log_q.dtype == tf.float32
+    assert hm.generator.log_prob(tf.constant(X_BARS[:5]), latents).dtype == tf.float32
+    # The loss scale stays a power of two > 1: no overflow made it collapse.
+    if scaled:
+        assert float(hm.wake_optimizer.dynamic_scale.numpy()) >= 1.0
+
+
+def test_xla_step_trains():
+    hm = _small_hm(data_dim=16)
+    history = Trainer(hm, TrainConfig(batch_size=60, epochs=3, jit_compile=True,
+                                      lr_wake=1e-2, lr_sleep=1e-2,
+                                      eval_max_examples=0), verbose=0).fit(X_BARS)
+    assert history[-1]["elbo"] > history[0]["elbo"]
+    assert all(np.isfinite(row["wake_loss"]) for row in history)
+
+
+def test_tensorboard_scalars_and_images(tmp_path):
+    logdir = tmp_path / "tb"
+    Trainer(_small_hm(data_dim=16), TrainConfig(batch_size=60, epochs=2,
+                                                eval_max_examples=60,
+                                                eval_num_samples=5),
+            logdir=logdir, verbose=0).fit(X_BARS)
+    tags = {}
+    for name in os.listdir(logdir):
+        for event in tf.compat.v1.train.summary_iterator(str(logdir / name)):
+            for value in event.summary.value:
+                tags.setdefault(value.tag, []).append(event.step)
+    for tag in ("wake_loss", "sleep_loss", "elbo", "val_log_likelihood",
+                "val_ess", "ess", "kl_1", "active_units_2", "samples",
+                "reconstructions"):
+        assert tags.get(tag) == [1, 2], (tag, sorted(tags))
+
+
+def test_progress_bar_draws_eta_and_values():
+    stream = io.StringIO()
+    bar = ProgressBar(10, "epoch 1/3", enabled=True, stream=stream, min_interval=0)
+    bar.update(4, lambda: {"wake": 1.5, "elbo": -3.25})
+    text = stream.getvalue()
+    assert "epoch 1/3" in text and " 40% " in text and "4/10" in text
+    assert "wake 1.5" in text and "elbo -3.25" in text and "<" in text  # ETA
+    bar.close()
+    silent = io.StringIO()  # not a terminal: "auto" stays quiet
+    ProgressBar(10, enabled="auto", stream=silent, min_interval=0).update(3, {"a": 1})
+    assert silent.getvalue() == ""
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"algorithm": "dreaming"}, "'dreaming'"),
+    ({"batch_size": 0}, "batch_size=0"),
+    ({"num_samples": -1}, "num_samples=-1"),
+    ({"lr_wake": -1e-3}, "lr_wake=-0.001"),
+    ({"lr_sleep": float("nan")}, "lr_sleep=nan"),
+    ({"seed": -1}, "seed=-1"),
+    ({"recognizer_update": "dream"}, "'dream'"),
+    ({"eval_max_examples": -5}, "eval_max_examples=-5"),
+])
+def test_bad_config(changes, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**changes)
+
+
+def test_bad_trainer_arguments():
+    with pytest.raises(ValueError, match="TrainConfig"):
+        Trainer(_small_hm(), {"epochs": 3})
+    with pytest.raises(ValueError, match="HelmholtzMachine"):
+        Trainer(keras.Sequential(), TrainConfig())
+    with pytest.raises(ValueError, match="batch_size.*shards.*Received: batch_size=2"):
+        Trainer(_small_hm(), TrainConfig(batch_size=2, num_shards=3))
+    with pytest.raises(ValueError, match="wake_sleep.*recognizer_update"):
+        Trainer(_small_hm(), TrainConfig(algorithm="wake_sleep",
+                                         recognizer_update="wake"))
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with pytest.raises(ValueError, match="strategy.scope"):
+        Trainer(_small_hm(), TrainConfig(), strategy=strategy)
+    with pytest.raises(ValueError, match=r"only the values 0 and 1.*0\.5"):
+        Trainer(_small_hm(), TrainConfig(), verbose=0).fit(np.full((5, 64), 0.5))
