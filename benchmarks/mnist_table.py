@@ -40,7 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-NVIL = "Mnih & Gregor 2014 (NVIL), Table 1"
+NVIL = "Mnih & Gregor 2014 (NVIL)"
 MUPROP = "Gu et al. 2016 (MuProp), Table 3"
 VIMCO = "Mnih & Rezende 2016 (VIMCO)"
 RWS = "Bornschein & Bengio 2015 (RWS)"
@@ -230,7 +230,11 @@ def table(args):
         "row. NLL: importance-sampled negative log-likelihood in nats (lower "
         "is better); ELBO: negative ELBO (100 draws of q). `published` is the "
         "paper's figure (test set, nats); the first one listed is the row's "
-        "target. Adam, learning rate and batch as in the row's command.",
+        "target. Adam (learning rate 1e-3 unless the command says otherwise) "
+        "for both networks, batch 100, XLA. The script's default evaluation "
+        "is the papers' protocol, K=5,000 on all 10,000 validation images; a "
+        "row evaluated on fewer images says so under `eval protocol` (the "
+        "first N images; ± is the standard error over those images).",
         "",
         "| row | model | algorithm | epochs | train wall time | examples/s (median epoch) "
         "| val. NLL | val. neg. ELBO | eval protocol | published | target met |",

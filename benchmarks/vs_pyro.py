@@ -64,6 +64,9 @@ def parse_args(argv=None):
                              "off here, which makes Pyro faster)")
     parser.add_argument("--skip-pyro", action="store_true",
                         help="run only the tfhm half (no torch/pyro needed)")
+    parser.add_argument("--section", default="vs_pyro",
+                        help="name of the RESULTS.md section to rewrite, so that "
+                             "runs with other settings can sit side by side")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -263,7 +266,7 @@ def main(argv=None):
              if "pyro" in results else None)
     if ratio is not None:
         print(f"examples/s ratio tfhm / pyro: {ratio:.2f}", flush=True)
-    _common.write_section(args.results, "vs_pyro",
+    _common.write_section(args.results, args.section,
                           report(args, results, ratio, commit, date))
     return results, ratio
 
@@ -278,7 +281,7 @@ def report(args, results, ratio, commit, date):
         versions += f", Pyro {pyro.__version__}, torch {torch.__version__}"
     model = "-".join(str(d) for d in args.latent_dims)
     lines = [
-        "## vs_pyro: tfhm against Pyro's ReweightedWakeSleep",
+        f"## {args.section}: tfhm against Pyro's ReweightedWakeSleep",
         "",
         f"Run on {date}, commit {commit}, {_common.machine_description()}, "
         f"{versions}, "
