@@ -134,8 +134,8 @@ def test_bad_arguments_exit_2(argv, match, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("array, match", [
-    (np.full((10, 16), 0.5), r"0 or 1.*x\[0, 0\]=.*0\.5"),
-    (np.zeros((10, 4, 4)), r"2-D.*\(10, 4, 4\)"),
+    (np.full((10, 16), 0.5), r"0 and 1.*x\[0, 0\]=.*0\.5"),
+    (np.zeros((10, 4, 4)), r"shape \[batch, data_dim\].*\(10, 4, 4\)"),
     (np.zeros((1, 16)), r"at least 2 examples.*\(1, 16\)"),
 ])
 def test_bad_npy_data_exit_2(array, match, tmp_path, capsys):

@@ -53,17 +53,17 @@ def derive_seeds(seed, count):
     return [int(s) % (2**31 - 1) for s in states]
 
 
-def binary_data(x, data_dim, name="x"):
-    """Checks a batch of observations and returns it as a float32 tensor.
+def binary_array(x, data_dim=None, name="x"):
+    """Checks a batch of observations and returns it as a float32 NumPy array.
 
     Args:
       x: array-like or tensor `[batch, data_dim]`, values exactly 0 or 1,
         dtype bool, integer or float.
-      data_dim: the expected last dimension.
+      data_dim: the expected last dimension, or None for any width.
       name: the argument's name, for the error message.
 
     Returns:
-      float32 `tf.Tensor` `[batch, data_dim]`.
+      float32 `np.ndarray` `[batch, data_dim]`.
 
     Raises:
       ValueError: wrong rank or last dimension, empty, non-numeric dtype, or
@@ -75,13 +75,15 @@ def binary_data(x, data_dim, name="x"):
         raise ValueError(
             f"`{name}` must be a numeric or bool array of 0/1 values. "
             f"Received: {name} with dtype {array.dtype}")
-    if array.ndim != 2 or array.shape[-1] != data_dim:
+    width = "data_dim" if data_dim is None else data_dim
+    if array.ndim != 2 or (data_dim is not None and array.shape[-1] != data_dim):
         raise ValueError(
-            f"`{name}` must have shape [batch, {data_dim}] (data_dim={data_dim}). "
+            f"`{name}` must have shape [batch, {width}]"
+            f"{'' if data_dim is None else f' (data_dim={data_dim})'}. "
             f"Received: {name}.shape={array.shape}")
-    if array.shape[0] == 0:
+    if array.shape[0] == 0 or array.shape[1] == 0:
         raise ValueError(
-            f"`{name}` is empty: it needs at least one example. "
+            f"`{name}` is empty: it needs at least one example and one unit. "
             f"Received: {name}.shape={array.shape}")
     if array.dtype != bool:
         bad = ~((array == 0) | (array == 1))
@@ -92,7 +94,12 @@ def binary_data(x, data_dim, name="x"):
                 f"grey-scale data first, e.g. with tfhm.datasets.binarize). "
                 f"Received: {name}[{index[0]}, {index[1]}]={array[index]!r} "
                 f"({int(bad.sum())} bad values in all)")
-    return tf.convert_to_tensor(array.astype(np.float32))
+    return array.astype(np.float32)
+
+
+def binary_data(x, data_dim, name="x"):
+    """`binary_array` as a float32 `tf.Tensor` `[batch, data_dim]`."""
+    return tf.convert_to_tensor(binary_array(x, data_dim, name))
 
 
 def static_data_dim(x, data_dim, name="x"):

@@ -93,7 +93,7 @@ def _load_data(spec):
     """`(x_train, x_valid, description)` for a --data value; `_UsageError` if bad."""
     import numpy as np  # pylint: disable=g-import-not-at-top
 
-    from tfhm import datasets  # pylint: disable=g-import-not-at-top
+    from tfhm import _checks, datasets  # pylint: disable=g-import-not-at-top
 
     name, _, path = spec.partition(":")
     if name == "digits":
@@ -124,21 +124,15 @@ def _load_data(spec):
     except (ValueError, OSError) as error:
         raise _UsageError(f"--data {spec}: cannot read {path!r} as a .npy "
                           f"array: {error}") from None
-    if array.ndim != 2 or array.shape[0] < 2 or array.shape[1] < 1:
+    try:
+        array = _checks.binary_array(array, name="x")
+    except ValueError as error:
+        raise _UsageError(f"--data {spec}: {error}") from None
+    if array.shape[0] < 2:
         raise _UsageError(
-            f"--data {spec}: expected a 2-D array [examples, pixels] with at "
-            f"least 2 examples. Received: shape {array.shape}")
-    if not (array.dtype == bool or np.issubdtype(array.dtype, np.number)):
-        raise _UsageError(f"--data {spec}: expected 0/1 numbers. Received: "
-                          f"dtype {array.dtype}")
-    bad = ~((array == 0) | (array == 1))
-    if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise _UsageError(
-            f"--data {spec}: values must be 0 or 1 (binarize first, e.g. with "
-            f"tfhm.datasets.binarize). Received: x[{index[0]}, {index[1]}]="
-            f"{array[index]!r} ({int(bad.sum())} bad values in all)")
-    x_train, x_valid = _split_tail(array.astype(np.float32))
+            f"--data {spec}: expected at least 2 examples (one is held out). "
+            f"Received: shape {array.shape}")
+    x_train, x_valid = _split_tail(array)
     return x_train, x_valid, f"{path} (last 10% held out)"
 
 

@@ -487,6 +487,13 @@ class HelmholtzMachine(keras.Model):
         return super().evaluate(x, y, *args, **kwargs)
 
     # ----------------------------------------------------------- densities
+    def _reduce_log_weights(self, x, num_samples, seed, reduction):
+        x = _checks.binary_data(x, self.data_dim)
+        num_samples = _checks.positive_int("num_samples", num_samples)
+        return evaluation.chunked_log_weight_reduction(
+            self, x, num_samples, _to_seed(seed, self.seed_generator),
+            reduction=reduction)
+
     def elbo(self, x, num_samples=1, seed=None):
         """The variational lower bound per example (lesson eqs. 9-10).
 
@@ -501,11 +508,7 @@ class HelmholtzMachine(keras.Model):
         Returns:
           float32 `[batch]`, nats.
         """
-        x = _checks.binary_data(x, self.data_dim)
-        num_samples = _checks.positive_int("num_samples", num_samples)
-        return evaluation.chunked_log_weight_reduction(
-            self, x, num_samples, _to_seed(seed, self.seed_generator),
-            reduction="mean")
+        return self._reduce_log_weights(x, num_samples, seed, "mean")
 
     def log_likelihood(self, x, num_samples=1000, seed=None):
         """Importance-sampled `log p(x) ~ log mean_k p(x, z_k) / q(z_k | x)`.
@@ -522,11 +525,7 @@ class HelmholtzMachine(keras.Model):
         Returns:
           float32 `[batch]`, nats.
         """
-        x = _checks.binary_data(x, self.data_dim)
-        num_samples = _checks.positive_int("num_samples", num_samples)
-        return evaluation.chunked_log_weight_reduction(
-            self, x, num_samples, _to_seed(seed, self.seed_generator),
-            reduction="log_mean_exp")
+        return self._reduce_log_weights(x, num_samples, seed, "log_mean_exp")
 
     def exact_log_likelihood(self, x):
         """`log p(x) = log sum_z p(x | z) p(z)` by enumeration (lesson eq. 3).
