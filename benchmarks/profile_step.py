@@ -1,0 +1,161 @@
+"""Where the time of one training step goes: TensorFlow profiler, by op kind.
+
+Runs the step of `throughput.py` (the one `fit` runs) under
+`tf.profiler.experimental`, without XLA so that every TensorFlow op shows up
+by name, reads the trace back (the `XSpace` protobuf the profiler writes)
+and prints the op time summed over TensorFlow's compute threads, grouped by
+kind: matrix products, Bernoulli log-densities (forward and backward),
+sampling, optimizer updates, the rest.
+
+With `--ablate-log-prob` it also times, interleaved, the same step with
+TFP's `Bernoulli.log_prob` replaced by the one-softplus form
+`x * logits - softplus(logits)` (what `tfhm.layers.bernoulli_log_prob_all_pairs`
+already uses), to measure what the log-density costs. The replacement is
+local to this process and only for the measurement.
+
+Example:
+
+  python benchmarks/profile_step.py --model 200 --batch-size 1000 --k 5 --ablate-log-prob
+"""
+
+import argparse
+import collections
+import glob
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
+import throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="200", choices=list(throughput.MODELS))
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--algorithm", default="reweighted_wake_sleep",
+                        choices=["wake_sleep", "reweighted_wake_sleep"])
+    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20, help="profiled steps")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--ablate-log-prob", action="store_true")
+    parser.add_argument("--rounds", type=int, default=6)
+    return parser.parse_args(argv)
+
+
+def _category(name):
+    op = name.split(":")[-1]
+    if "MatMul" in op:
+        return "matmul"
+    if "log_prob" in name:
+        return ("Bernoulli log_prob, backward" if name.startswith("gradient_tape")
+                else "Bernoulli log_prob, forward")
+    if "Random" in op:
+        return "sampling (random uniform)"
+    if "adam" in name.lower():
+        return "Adam updates"
+    return f"other ({op})"
+
+
+def _xplane_pb2():
+    try:
+        from tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+    except ImportError:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2  # pylint: disable=g-import-not-at-top
+    return xplane_pb2
+
+
+def op_time_by_category(step, x, steps):
+    """Seconds of op time per category over `steps` profiled steps."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    xplane_pb2 = _xplane_pb2()
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        for _ in range(steps):
+            step(x).numpy()
+        tf.profiler.experimental.stop()
+        path = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)[0]
+        space = xplane_pb2.XSpace()
+        with open(path, "rb") as f:
+            space.ParseFromString(f.read())
+    seconds = collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if name in ("ExecutorState::Process", "ParallelFor"):
+                    continue  # containers of the op events, not ops
+                seconds[_category(name)] += event.duration_ps / 1e12
+    return seconds
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    _common.configure_threads(args.threads)
+    import keras  # pylint: disable=g-import-not-at-top
+    import numpy as np  # pylint: disable=g-import-not-at-top
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import tensorflow_probability as tfp  # pylint: disable=g-import-not-at-top
+    import tfhm  # pylint: disable=g-import-not-at-top
+
+    x = tf.constant((np.random.default_rng(0).random((args.batch_size, 784)) < 0.2
+                     ).astype(np.float32))
+
+    def build(jit):
+        hm = tfhm.HelmholtzMachine(784, throughput.MODELS[args.model], seed=0)
+        hm.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
+                   algorithm=args.algorithm, num_samples=args.k)
+        step = throughput.make_step(hm, jit)
+        for _ in range(2):
+            step(x).numpy()
+        return step
+
+    print(f"SBN {args.model}, batch {args.batch_size}, {args.algorithm}, "
+          f"K={args.k}, no XLA; {_common.utc_now()}, commit {_common.git_commit()}")
+    seconds = op_time_by_category(build(False), x, args.steps)
+    total = sum(seconds.values())
+    print(f"op time over {args.steps} steps, summed over compute threads: {total:.2f}s")
+    for name, value in seconds.most_common(10):
+        print(f"  {100 * value / total:5.1f}%  {value:7.3f}s  {name}")
+    result = {"op_seconds": dict(seconds)}
+    if args.ablate_log_prob:
+        steps = {"stock, no XLA": build(False), "stock, XLA": build(True)}
+        stock = tfp.distributions.Bernoulli._log_prob  # pylint: disable=protected-access
+
+        def one_softplus(self, event):
+            logits = tf.convert_to_tensor(self._logits)  # pylint: disable=protected-access
+            return tf.cast(event, logits.dtype) * logits - tf.math.softplus(logits)
+
+        tfp.distributions.Bernoulli._log_prob = one_softplus  # pylint: disable=protected-access
+        try:
+            steps["one-softplus log_prob, no XLA"] = build(False)
+            steps["one-softplus log_prob, XLA"] = build(True)
+        finally:
+            tfp.distributions.Bernoulli._log_prob = stock  # pylint: disable=protected-access
+        rates = {name: [] for name in steps}
+        for _ in range(args.rounds):  # interleaved: the machine is shared
+            for name, step in steps.items():
+                start = time.perf_counter()
+                for _ in range(5):
+                    out = step(x)
+                out.numpy()
+                rates[name].append(5 * args.batch_size / (time.perf_counter() - start))
+        result["ablation_ex_s"] = {}
+        for name, values in rates.items():
+            result["ablation_ex_s"][name] = statistics.median(values)
+            print(f"  {name:<32} {statistics.median(values):8.0f} examples/s "
+                  f"(median of {args.rounds})")
+    return result
+
+
+if __name__ == "__main__":
+    main()
