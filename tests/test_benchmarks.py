@@ -123,3 +123,17 @@ def test_vs_pyro_both_libraries(tmp_path):
     for r in out.values():
         assert 784 * -0.6932 < r["ll"] < 0
     assert "minibatch" in _section(results, "vs_pyro")
+
+
+def test_profile_step_attributes_op_time(tmp_path):
+    del tmp_path
+    prof = _load("profile_step")
+    try:
+        prof._xplane_pb2()  # pylint: disable=protected-access
+    except ImportError:
+        pytest.skip("this TensorFlow build does not ship the XSpace protobuf")
+    out = prof.main(["--batch-size", "20", "--k", "2", "--steps", "3"])
+    seconds = out["op_seconds"]
+    # The step multiplies matrices and evaluates Bernoulli log-densities.
+    assert seconds["matmul"] > 0
+    assert seconds["Bernoulli log_prob, forward"] > 0
