@@ -11,12 +11,19 @@ import numpy as np
 import tensorflow as tf
 
 
-def positive_int(name, value):
-    """Returns `value` as an int, or raises if it is not an int >= 1."""
+# Sizes and sample counts become int32 tensor dimensions.
+INT32_MAX = 2**31 - 1
+
+
+def positive_int(name, value, upper=None):
+    """Returns `value` as an int, or raises if it is not an int in [1, upper]."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
             or value < 1):
         raise ValueError(
             f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    if upper is not None and value > upper:
+        raise ValueError(
+            f"`{name}` must be at most {upper}. Received: {name}={value!r}")
     return int(value)
 
 
@@ -49,6 +56,9 @@ def derive_seeds(seed, count):
         return [None] * count
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
         raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
+    if seed < 0:
+        raise ValueError(
+            f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
     states = np.random.SeedSequence(int(seed)).generate_state(count)
     return [int(s) % (2**31 - 1) for s in states]
 
@@ -70,8 +80,12 @@ def binary_array(x, data_dim=None, name="x"):
         values other than 0 and 1 (NaN included).
     """
     array = x.numpy() if isinstance(x, (tf.Tensor, tf.Variable)) else np.asarray(x)
+    # Complex numbers would lose their imaginary part and timedeltas (a NumPy
+    # integer subtype) their unit when cast to float32: both are refused.
     if array.dtype == object or not (
-            array.dtype == bool or np.issubdtype(array.dtype, np.number)):
+            array.dtype == bool or np.issubdtype(array.dtype, np.number)) or (
+            np.issubdtype(array.dtype, np.complexfloating)
+            or np.issubdtype(array.dtype, np.timedelta64)):
         raise ValueError(
             f"`{name}` must be a numeric or bool array of 0/1 values. "
             f"Received: {name} with dtype {array.dtype}")

@@ -30,6 +30,12 @@ __all__ = ["Generator", "HelmholtzMachine", "Recognizer"]
 
 
 def _architecture_config(data_dim, latent_dims, hidden_units, activation, seed):
+    try:
+        keras.activations.get(activation)
+    except (ValueError, TypeError):
+        raise ValueError(
+            "`activation` must name a Keras activation such as 'tanh'. "
+            f"Received: activation={activation!r}") from None
     return {
         "data_dim": _checks.positive_int("data_dim", data_dim),
         "latent_dims": _checks.int_tuple("latent_dims", latent_dims,
@@ -246,6 +252,11 @@ def _to_seed(seed, seed_generator):
         raise ValueError(
             "`seed` must be None, an int, or an integer tensor of shape [2]. "
             f"Received: seed={seed!r}")
+    values = seed.numpy().astype(object)  # exact, whatever the integer dtype
+    if any(not -_checks.INT32_MAX - 1 <= v <= _checks.INT32_MAX for v in values):
+        raise ValueError(
+            "The values of a `seed` tensor must fit in int32 (they would wrap "
+            f"around and collide). Received: seed={seed!r}")
     return tf.cast(seed, tf.int32)
 
 
@@ -299,6 +310,11 @@ class HelmholtzMachine(keras.Model):
                                     activation, seed)
         if seed is not None:
             _checks.derive_seeds(seed, 1)  # type check
+            if seed > _checks.INT32_MAX:
+                # The sampling seeds are int32: larger seeds would collide.
+                raise ValueError(
+                    f"`seed` must be an int in [0, 2**31) or None. Received: "
+                    f"seed={seed!r}")
         self.data_dim = arch["data_dim"]
         self.latent_dims = arch["latent_dims"]
         self.hidden_units = arch["hidden_units"]
@@ -489,7 +505,8 @@ class HelmholtzMachine(keras.Model):
     # ----------------------------------------------------------- densities
     def _reduce_log_weights(self, x, num_samples, seed, reduction):
         x = _checks.binary_data(x, self.data_dim)
-        num_samples = _checks.positive_int("num_samples", num_samples)
+        num_samples = _checks.positive_int("num_samples", num_samples,
+                                           upper=_checks.INT32_MAX)
         return evaluation.chunked_log_weight_reduction(
             self, x, num_samples, _to_seed(seed, self.seed_generator),
             reduction=reduction)
@@ -559,6 +576,7 @@ class HelmholtzMachine(keras.Model):
           `z` a list (one per latent layer, bottom to top) of float32 0/1
           `[n, d_l]`.
         """
-        num_samples = _checks.positive_int("num_samples", num_samples)
+        num_samples = _checks.positive_int("num_samples", num_samples,
+                                           upper=_checks.INT32_MAX)
         return self.generator.sample(num_samples,
                                      _to_seed(seed, self.seed_generator))
