@@ -133,6 +133,20 @@ def _check_binary(x, width, name):
     return [check_shape, check_values]
 
 
+def _ranked(**inputs):
+    """The request's tensors, each checked at run time against its spec's rank.
+
+    A loaded signature does not check the shapes of its inputs, and the
+    signature's static shape lets `tf.rank` fold to a constant: without this,
+    a seed of shape [0, 2] passed every check as "no seed". `EnsureShape`
+    fails with "Shape of tensor seed [0,2] is not compatible with expected
+    shape [?]".
+    """
+    ranks = {"seed": [None], "num_samples": [], "x": [None, None]}
+    return [tf.ensure_shape(t, ranks.get(name, [None, None]), name=name)
+            for name, t in inputs.items()]
+
+
 def _after(checks, *tensors):
     """`tensors`, passed on only once the assertion ops `checks` have passed.
 
@@ -192,6 +206,7 @@ def _sample(generator, num_samples, seed, max_num_samples):
       `z1` .. `zL` float32 0/1 `[n, d_l]` (bottom to top): with a seed,
       exactly `generator.sample(n, seed)`.
     """
+    num_samples, seed = _ranked(num_samples=num_samples, seed=seed)
     checks = _check_num_samples(num_samples, max_num_samples) + _check_seed(seed)
     num_samples, seed = _after(checks, num_samples, seed)
     out = generator.sample(num_samples, _stateless_seed(seed))
@@ -214,6 +229,7 @@ def _decode(generator, latents):
       layer above it, so `decode` of a `sample` output gives back its
       `x_probs`.
     """
+    latents = _ranked(**{f"z{l + 1}": z for l, z in enumerate(latents)})
     checks = []
     for l, (z, width) in enumerate(zip(latents, generator.latent_dims)):
         checks += _check_binary(z, width, f"z{l + 1}")
@@ -243,6 +259,7 @@ def _log_likelihood(generator, recognizer, x, num_samples, seed,
     Returns:
       `{"log_likelihood": float32 [batch]}`, nats.
     """
+    x, num_samples, seed = _ranked(x=x, num_samples=num_samples, seed=seed)
     checks = (_check_binary(x, generator.data_dim, "x") + _check_seed(seed)
               + _check_num_samples(num_samples, max_num_samples,
                                    rows_per_sample=tf.shape(x)[0]))
@@ -271,6 +288,7 @@ def _encode(recognizer, x, seed):
       A dict: `z1_probs` .. `zL_probs` float32 `[batch, d_l]` and `z1` ..
       `zL` float32 0/1 `[batch, d_l]`.
     """
+    x, seed = _ranked(x=x, seed=seed)
     checks = _check_binary(x, recognizer.data_dim, "x") + _check_seed(seed)
     x, seed = _after(checks, x, seed)
     means = recognizer(x)  # list of [batch, d_l]
