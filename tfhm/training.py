@@ -579,10 +579,13 @@ class Trainer:
     def _restore(self, path):
         try:
             self.checkpoint.restore(path).assert_existing_objects_matched()
-        except (ValueError, AssertionError, tf.errors.OpError) as error:
+        except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
+            # IndexError: TF's reader of a truncated .data file ("Read less
+            # bytes than requested").
             raise ValueError(
-                f"The checkpoint {path!r} does not fit this model (a different "
-                f"architecture?): {error}") from None
+                f"The checkpoint {path!r} cannot be restored: its files are "
+                f"truncated or corrupted, or it does not fit this model (a "
+                f"different architecture?): {error}") from None
 
     def _save_checkpoint(self):
         if self._manager is None:
