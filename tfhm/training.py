@@ -587,6 +587,32 @@ class Trainer:
                 f"truncated or corrupted, or it does not fit this model (a "
                 f"different architecture?): {error}") from None
 
+    def _restore_newest_intact(self, latest):
+        """Restores `latest`, or else the newest older checkpoint that reads.
+
+        A corrupt newest checkpoint (truncated or bit-flipped files) is
+        skipped with a message on stderr; if none can be restored, the error
+        of the newest one is raised.
+        """
+        state = tf.train.get_checkpoint_state(self._path(CHECKPOINT_DIR))
+        older = [p for p in reversed(state.all_model_checkpoint_paths)
+                 if p != latest] if state is not None else []
+        try:
+            self._restore(latest)
+            return latest
+        except ValueError as newest_error:
+            for path in older:
+                try:
+                    self._restore(path)
+                except ValueError:
+                    continue
+                print(f"tfhm: checkpoint {latest!r} cannot be restored "
+                      f"({str(newest_error).splitlines()[0][:300]}); resuming "
+                      f"from the newest intact checkpoint {path!r}",
+                      file=sys.stderr, flush=True)
+                return path
+            raise newest_error
+
     def _save_checkpoint(self):
         if self._manager is None:
             if self.is_chief:
@@ -696,7 +722,7 @@ class Trainer:
         latest = self._prepare_run_dir(resume, overwrite, num_examples)
         history = []
         if latest is not None:
-            self._restore(latest)
+            latest = self._restore_newest_intact(latest)
             csv_path = self._path(METRICS_CSV)
             if os.path.exists(csv_path):  # keep the epochs the checkpoint has
                 history = [row for row in _read_csv(csv_path)
@@ -724,7 +750,18 @@ class Trainer:
                                   initial=start_step)
                 started = time.perf_counter()
                 for step, (shards, global_batch) in enumerate(dataset, start_step + 1):
-                    self._step_fn(shards, global_batch)
+                    means = self._step_fn(shards, global_batch)
+                    if not np.all(np.isfinite(means.numpy())):
+                        # Stop before the bad weights reach a checkpoint.
+                        bad = [name for name, value in zip(_LOG_NAMES, means.numpy())
+                               if not np.isfinite(value)]
+                        phase = "sleep" if bad == ["sleep_loss"] else "wake"
+                        raise FloatingPointError(
+                            f"Non-finite {', '.join(bad)} at step "
+                            f"{int(self._global_step.numpy()) + 1} (epoch "
+                            f"{epoch + 1}, step {step} of the epoch), {phase} "
+                            f"phase; nothing was saved after the last checkpoint. "
+                            f"Received: {dict(zip(_LOG_NAMES, means.numpy().tolist()))}")
                     self._step.assign(step)
                     self._global_step.assign_add(1)
                     if every and int(self._global_step.numpy()) % every == 0 \
