@@ -11,7 +11,9 @@ With `--ablate-log-prob` it also times, interleaved, the same step with
 TFP's `Bernoulli.log_prob` replaced by the one-softplus form
 `x * logits - softplus(logits)` (what `tfhm.layers.bernoulli_log_prob_all_pairs`
 already uses), to measure what the log-density costs. The replacement is
-local to this process and only for the measurement.
+local to this process and only for the measurement. It also times the
+step's largest product, `[K * batch, d_1] @ [d_1, 784]`, with and without
+XLA, since under XLA the CPU matmul is XLA's own, not oneDNN's.
 
 Example:
 
@@ -46,6 +48,9 @@ def parse_args(argv=None):
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--ablate-log-prob", action="store_true")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--results", default=_common.DEFAULT_RESULTS,
+                        help="Markdown file whose `profile_step` section this "
+                             "script rewrites; '' to skip (default: %(default)s)")
     return parser.parse_args(argv)
 
 
@@ -119,13 +124,17 @@ def main(argv=None):
             step(x).numpy()
         return step
 
-    print(f"SBN {args.model}, batch {args.batch_size}, {args.algorithm}, "
-          f"K={args.k}, no XLA; {_common.utc_now()}, commit {_common.git_commit()}")
+    head = (f"SBN {args.model}, batch {args.batch_size}, {args.algorithm}, "
+            f"K={args.k}; {_common.utc_now()}, commit {_common.git_commit()}, "
+            f"{_common.machine_description()}, TensorFlow {tf.__version__}")
+    print(head)
     seconds = op_time_by_category(build(False), x, args.steps)
     total = sum(seconds.values())
-    print(f"op time over {args.steps} steps, summed over compute threads: {total:.2f}s")
+    lines = [f"Op time of {args.steps} steps without XLA, summed over "
+             f"TensorFlow's compute threads: {total:.2f} s", "",
+             "| share | seconds | op kind |", "|---|---|---|"]
     for name, value in seconds.most_common(10):
-        print(f"  {100 * value / total:5.1f}%  {value:7.3f}s  {name}")
+        lines.append(f"| {100 * value / total:.1f}% | {value:.3f} | {name} |")
     result = {"op_seconds": dict(seconds)}
     if args.ablate_log_prob:
         steps = {"stock, no XLA": build(False), "stock, XLA": build(True)}
@@ -150,10 +159,32 @@ def main(argv=None):
                 out.numpy()
                 rates[name].append(5 * args.batch_size / (time.perf_counter() - start))
         result["ablation_ex_s"] = {}
+        lines += ["", f"Interleaved timing, median of {args.rounds} rounds:", "",
+                  "| step | examples/s |", "|---|---|"]
         for name, values in rates.items():
             result["ablation_ex_s"][name] = statistics.median(values)
-            print(f"  {name:<32} {statistics.median(values):8.0f} examples/s "
-                  f"(median of {args.rounds})")
+            lines.append(f"| {name} | {statistics.median(values):.0f} |")
+        rows = args.k * args.batch_size
+        d_1 = throughput.MODELS[args.model][0]
+        shape = throughput.MatMul(rows, d_1, 784, False)
+        timers = {jit: throughput.Timer(throughput.matmul_fn(shape, jit), [None])
+                  for jit in (False, True)}
+        for timer in timers.values():
+            timer.calibrate(0.2)
+        gflops = {jit: [] for jit in timers}
+        for _ in range(args.rounds):
+            for jit, timer in timers.items():
+                gflops[jit].append(4 * 2 * rows * d_1 * 784 * timer.chunk() / 1e9)
+        result["matmul_gflops"] = {jit: statistics.median(v) for jit, v in gflops.items()}
+        lines += ["", f"`tf.matmul` [{rows}, {d_1}] @ [{d_1}, 784], float32: "
+                  f"{result['matmul_gflops'][False]:.1f} GFLOP/s without XLA "
+                  f"(oneDNN), {result['matmul_gflops'][True]:.1f} GFLOP/s with "
+                  f"XLA (median of {args.rounds} interleaved rounds)."]
+    body = "\n".join(lines)
+    print(body)
+    _common.write_section(args.results, "profile_step", "\n".join([
+        "## profile_step: where the step's time goes", "", head + ".",
+        f"Command: `{_common.command_line()}`", "", body]))
     return result
 
 

@@ -91,15 +91,15 @@ def flops(shapes):
     return sum(2 * s.m * s.k * s.n for s in shapes)
 
 
-def matmul_fn(shape):
-    """A tf.function doing 4 distinct float32 products of `shape` (no XLA)."""
+def matmul_fn(shape, jit=False):
+    """A tf.function doing 4 distinct float32 products of `shape`."""
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     rows_a = (shape.k, shape.m) if shape.transpose_a else (shape.m, shape.k)
     a = [tf.random.uniform(rows_a, seed=i) for i in range(4)]
     b = tf.random.uniform((shape.k, shape.n))
 
-    @tf.function
+    @tf.function(jit_compile=jit)
     def run(_):
         total = 0.0
         for a_i in a:  # 4 distinct products, so none is shared

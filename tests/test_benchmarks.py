@@ -126,14 +126,18 @@ def test_vs_pyro_both_libraries(tmp_path):
 
 
 def test_profile_step_attributes_op_time(tmp_path):
-    del tmp_path
     prof = _load("profile_step")
     try:
         prof._xplane_pb2()  # pylint: disable=protected-access
     except ImportError:
         pytest.skip("this TensorFlow build does not ship the XSpace protobuf")
-    out = prof.main(["--batch-size", "20", "--k", "2", "--steps", "3"])
+    results = tmp_path / "RESULTS.md"
+    out = prof.main(["--batch-size", "20", "--k", "2", "--steps", "3",
+                     "--ablate-log-prob", "--rounds", "1",
+                     "--results", str(results)])
     seconds = out["op_seconds"]
     # The step multiplies matrices and evaluates Bernoulli log-densities.
     assert seconds["matmul"] > 0
     assert seconds["Bernoulli log_prob, forward"] > 0
+    assert len(out["ablation_ex_s"]) == 4 and min(out["ablation_ex_s"].values()) > 0
+    assert "where the step's time goes" in _section(results, "profile_step")
