@@ -117,13 +117,17 @@ def git_commit():
         return subprocess.run(["git", *cmd], cwd=REPO_ROOT, capture_output=True,
                               text=True, check=False).stdout.strip()
 
-    paths = ["benchmarks"]
+    # RESULTS.md is rewritten by the runs themselves: not a code change.
+    paths = ["benchmarks", ":(exclude)" + DEFAULT_RESULTS]
     tfhm = sys.modules.get("tfhm")
-    if tfhm is None or pathlib.Path(tfhm.__file__).resolve().is_relative_to(REPO_ROOT):
+    outside = tfhm is not None and not pathlib.Path(
+        tfhm.__file__).resolve().is_relative_to(REPO_ROOT)
+    if not outside:
         paths.append("tfhm")
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = git("status", "--porcelain", "--untracked-files=no", "--", *paths)
-    _COMMIT = commit + ("+dirty" if dirty else "")
+    _COMMIT = (commit + ("+dirty" if dirty else "")
+               + (" (tfhm imported from outside this checkout)" if outside else ""))
     return _COMMIT
 
 

@@ -163,6 +163,11 @@ def train_row(row, args, x_train, folder, state):
     hm = _restore(row, args, folder, state)
     budget_s = math.inf if args.budget_minutes is None else 60 * args.budget_minutes
     started = time.perf_counter()
+    # Every invocation that trained the row, also one that was killed.
+    invocation = {"command": _common.command_line(), "commit": _common.git_commit(),
+                  "date": _common.utc_now(), "from_epoch": state["epochs"],
+                  "to_epoch": state["epochs"]}
+    state.setdefault("invocations", []).append(invocation)
 
     class Checkpoint(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -176,6 +181,7 @@ def train_row(row, args, x_train, folder, state):
             state["train_elbo"].append(round(float(logs["elbo"]), 3))
             state["examples_per_epoch"] = len(x_train)
             state["seed_state"] = [int(v) for v in hm.seed_generator.state.numpy()]
+            invocation["to_epoch"] = epoch + 1
             hm.save(os.path.join(folder, "model.keras"))
             _save_state(folder, state)
             print(f"[{row.name}] epoch {epoch + 1}: {seconds:.1f}s, "
@@ -264,11 +270,18 @@ def table(args):
         lines.append(
             f"| `{row.name}` | {row.title} | {alg} | {state['epochs']} | {wall} | "
             f"{_fmt(rate, '.0f')} | {nll} | {elbo} | {protocol} | {published} | {met} |")
+        if state.get("invocations"):
+            trained = "trained by " + "; ".join(
+                f"`{inv['command']}` (epochs {inv['from_epoch']}→{inv['to_epoch']}, "
+                f"started {inv['date']}, commit {inv['commit']})"
+                for inv in state["invocations"] if inv["to_epoch"] > inv["from_epoch"])
+        else:
+            trained = (f"trained by `{state.get('train_command', '—')}` (last on "
+                       f"{state.get('train_date', '—')}, commit "
+                       f"{state.get('train_commit', '—')})")
         if state["epochs"] or ev:
             notes.append(
-                f"- `{row.name}`: trained by `{state.get('train_command', '—')}` "
-                f"(last on {state.get('train_date', '—')}, commit "
-                f"{state.get('train_commit', '—')})"
+                f"- `{row.name}`: {trained}"
                 + (f"; evaluated by `{ev['command']}` on {ev['date']}, commit "
                    f"{ev['commit']}, {ev['seconds']:.0f} s" if ev else "")
                 + ".")

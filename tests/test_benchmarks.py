@@ -61,6 +61,7 @@ def test_mnist_table_trains_resumes_and_evaluates(tmp_path):
     state = json.loads(state_path.read_text())
     assert state["epochs"] == 2 and len(state["epoch_seconds"]) == 2
     assert state["seed_state"] != first["seed_state"]  # the random stream moved on
+    assert [(i["from_epoch"], i["to_epoch"]) for i in state["invocations"]] == [(0, 1), (1, 2)]
     ev = state["eval"]
     assert ev["images"] == 40 and ev["num_samples"] == 8 and ev["at_epoch"] == 2
     # Importance sampling with K draws is a stochastic lower bound whose mean
