@@ -42,6 +42,9 @@ EM_COMPONENTS = (8, 16, 24, 32, 48, 64)
 
 
 def _train(hm, algorithm, x, recipe, num_samples, epochs):
+    # Keras shuffles arrays with TF's global generator: seed it, so that a
+    # run is reproducible (the model's own draws are seeded by its seed).
+    keras.utils.set_random_seed(hm.seed)
     hm.compile(wake_optimizer=keras.optimizers.Adam(recipe["learning_rate"]),
                sleep_optimizer=keras.optimizers.Adam(recipe["learning_rate"]),
                algorithm=algorithm, num_samples=num_samples, jit_compile=True)
