@@ -95,3 +95,17 @@ def test_mixed_precision_keeps_log_densities_float32():
 def test_bad_layer_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         layers.DenseBernoulli(**kwargs)
+
+
+def test_one_pass_log_prob_equals_tfp_including_extremes():
+    logits = tf.constant([[-80.0, -5.0, 0.0, 3.0, 80.0]] * 4)
+    dist = tfd.Independent(tfd.Bernoulli(logits=logits, dtype=tf.float32), 1)
+    value = tf.constant([[0, 0, 0, 0, 0], [1, 1, 1, 1, 1],
+                         [0, 1, 0, 1, 1], [1, 0, 1, 0, 0]], tf.float32)
+    ours = layers.bernoulli_log_prob(dist, value).numpy()
+    assert np.all(np.isfinite(ours))
+    np.testing.assert_allclose(ours, dist.log_prob(value).numpy(), rtol=1e-6)
+    # NumPy reference through log-sigmoids (expit(80) rounds to 1.0).
+    l, y = logits.numpy().astype(np.float64), value.numpy()
+    reference = np.sum(-y * np.logaddexp(0, -l) - (1 - y) * np.logaddexp(0, l), axis=-1)
+    np.testing.assert_allclose(ours, reference, rtol=1e-6)

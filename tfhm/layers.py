@@ -28,6 +28,7 @@ tfd = tfp.distributions
 __all__ = [
     "BernoulliPrior",
     "DenseBernoulli",
+    "bernoulli_log_prob",
     "bernoulli_log_prob_all_pairs",
     "sample_bernoulli",
 ]
@@ -68,10 +69,31 @@ def sample_bernoulli(distribution, seed, sample_shape=()):
     return tf.cast(uniform < tf.sigmoid(logits), tf.float32)
 
 
+def bernoulli_log_prob(distribution, value):
+    """`log p(value)` under a factorized Bernoulli, in one softplus pass.
+
+    Uses `log Bernoulli(y; l) = sum_d y_d * l_d - softplus(l_d)`, exact for 0/1
+    values and finite for any finite logits (|l| = 80 included). It equals
+    `distribution.log_prob(value)`, which TFP computes with two softplus and
+    two multiply passes: in a training step on 784-pixel data that made the
+    log-density about two thirds of the op time without XLA.
+
+    Args:
+      distribution: a `tfd.Independent(tfd.Bernoulli(logits=...))` as returned
+        by the layers of this module, batch shape `[...]`, event `[units]`.
+      value: float32 0/1 `[..., units]`, broadcasting against the logits.
+
+    Returns:
+      float32 `[...]`, nats (summed over the units).
+    """
+    logits = distribution.distribution.logits
+    return tf.reduce_sum(value * logits - tf.math.softplus(logits), axis=-1)
+
+
 def bernoulli_log_prob_all_pairs(x, logits):
     """`log p(x_i | logits_j)` for every pair of rows, by one matrix product.
 
-    Uses `log Bernoulli(x; l) = sum_d x_d * l_d - softplus(l_d)`, so the
+    The identity of `bernoulli_log_prob` as a matrix product, so the
     `[num_x, num_logits]` table costs one `[num_x, D] @ [D, num_logits]`
     product instead of a `[num_x, num_logits, D]` tensor. Exact enumeration
     of the latent space is built on it.

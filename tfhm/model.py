@@ -24,7 +24,8 @@ import tensorflow as tf
 from tfhm import _checks
 from tfhm import evaluation
 from tfhm import objectives
-from tfhm.layers import BernoulliPrior, DenseBernoulli, sample_bernoulli
+from tfhm.layers import (BernoulliPrior, DenseBernoulli, bernoulli_log_prob,
+                         sample_bernoulli)
 
 __all__ = ["Generator", "HelmholtzMachine", "Recognizer"]
 
@@ -129,13 +130,14 @@ class Generator(_Network):
           float32 `[..., batch]`.
         """
         return (self.log_prob_latents(latents)
-                + self.conditionals[0](latents[0]).log_prob(x))
+                + bernoulli_log_prob(self.conditionals[0](latents[0]), x))
 
     def log_prob_latents(self, latents):
         """`log p(z)` of the latent layers alone, float32 `[...]`."""
-        log_p = self.prior(latents[-1]).log_prob(latents[-1])
+        log_p = bernoulli_log_prob(self.prior(latents[-1]), latents[-1])
         for l in range(1, len(self.latent_dims)):
-            log_p += self.conditionals[l](latents[l]).log_prob(latents[l - 1])
+            log_p += bernoulli_log_prob(self.conditionals[l](latents[l]),
+                                        latents[l - 1])
         return log_p
 
     def sample(self, num_samples, seed):
@@ -220,7 +222,7 @@ class Recognizer(_Network):
             dist = conditional(below)
             z = sample_bernoulli(dist, seeds[l],
                                  sample_shape=(num_samples,) if l == 0 else ())
-            log_q += dist.log_prob(z)
+            log_q += bernoulli_log_prob(dist, z)
             latents.append(z)
             below = z
         return latents, log_q
@@ -230,7 +232,7 @@ class Recognizer(_Network):
         below = [x] + list(latents[:-1])
         log_q = 0.0
         for conditional, y, z in zip(self.conditionals, below, latents):
-            log_q += conditional(y).log_prob(z)
+            log_q += bernoulli_log_prob(conditional(y), z)
         return log_q
 
     def call(self, inputs):
