@@ -35,17 +35,21 @@ def figures(data, seconds):
          f"{i.get('export_kills_survived', 0)} / {i.get('export_kills_tried', 0)}"),
         ("Corrupt checkpoint files refused, error naming the checkpoint",
          f"{c.get('checkpoint_files_detected', 0)} / {c.get('checkpoint_files_tried', 0)}"),
+        ("Resumes whose newest checkpoint was corrupt, fallen back and bitwise-identical",
+         f"{c.get('resume_fallbacks_survived', 0)} / {c.get('resume_fallbacks_tried', 0)}"),
         ("Corrupt SavedModel files refused by tf.saved_model.load",
          f"{c.get('saved_model_files_detected', 0)} / {c.get('saved_model_files_tried', 0)}"
          f" (message names the file in {c.get('saved_model_errors_naming_file', 0)})"),
         ("Numerical-extreme cases, all values finite",
          f"{n.get('cases', 0)} cases, {n.get('values_checked', 0)} losses/gradients/"
-         f"likelihoods checked, K up to {n.get('max_k', 0)}"),
+         f"likelihoods checked, K up to {n.get('max_k', 0)}; NaN injected and stopped "
+         f"before a checkpoint: {n.get('nan_guard_cases', 0)}"),
         ("Fuzzed inputs tried (hypothesis)",
          f"{f.get('api_inputs', 0)} Python API + {f.get('cli_inputs', 0)} command line"),
         ("Abusive requests to the SavedModels survived",
          f"{v.get('survived', 0)} / {v.get('abusive_requests', 0)} "
-         f"(+ {v.get('concurrent_requests', 0)} from 16 threads, good and bad mixed)"),
+         f"(of which {v.get('concurrent_requests', 0)} requests, good and bad mixed, "
+         f"came from 16 threads at once)"),
         ("Peak RSS of a serving process under abuse",
          f"{v.get('peak_rss_mb', 0)} MB (warm {v.get('warm_rss_mb', 0)} MB, growth "
          f"{v.get('peak_rss_growth_mb', 0)} MB; bound 300 MB)"),
