@@ -518,6 +518,8 @@ def main(argv=None):
         return handlers[args.command](args)
     except (_UsageError, ValueError) as error:
         parser.exit(2, f"tfhm {args.command}: error: {error}\n")
+    except FloatingPointError as error:  # training diverged: the run folder keeps its last checkpoint
+        parser.exit(1, f"tfhm {args.command}: training stopped: {error}\n")
     return 0
 
 
