@@ -22,7 +22,8 @@ setup(
         "numpy",
         "scipy",  # log-sum-exp of the baselines
         "scikit-learn",  # the embedded digits data set
-        "matplotlib",  # sample grids and learning curves
+        "matplotlib",  # learning curves
+        "pillow",  # sample grids
         "tensorboard",  # tf.summary for --logdir
     ],
     extras_require={
@@ -34,7 +35,7 @@ setup(
             "nbformat",
             "ipykernel",
         ],
-        "bench": ["torch", "pyro-ppl"],
+        "bench": ["torch==2.13.0", "pyro-ppl==1.9.2"],  # benchmarks/vs_pyro.py
     },
     entry_points={"console_scripts": ["tfhm=tfhm.cli:main"]},
     classifiers=[
