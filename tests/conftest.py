@@ -1,5 +1,27 @@
-"""Shared test setup: quiet TensorFlow, and the `slow` marker."""
+"""Shared test setup: quiet TensorFlow, and a small trained model to export."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # pylint: disable=g-import-not-at-top
+import pytest
+
+import tfhm
+
+
+@pytest.fixture(scope="module")
+def hm():
+    """A deep model (64 -> 5 -> 3, one hidden layer) trained for 2 epochs.
+
+    The model the export and serving-abuse tests export (their DATA_DIM,
+    LATENT_DIMS).
+    """
+    x, _ = tfhm.datasets.load_digits()
+    model = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(5, 3),
+                                  hidden_units=(8,), seed=0)
+    model.compile(wake_optimizer=keras.optimizers.Adam(1e-2),
+                  sleep_optimizer=keras.optimizers.Adam(1e-2),
+                  algorithm="reweighted_wake_sleep", num_samples=3)
+    model.fit(x[:200], batch_size=50, epochs=2, verbose=0)
+    return model

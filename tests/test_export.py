@@ -27,22 +27,9 @@ import tfhm
 from tfhm import evaluation, export, objectives
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-DATA_DIM, LATENT_DIMS = 64, (5, 3)
+DATA_DIM, LATENT_DIMS = 64, (5, 3)  # the model of the `hm` fixture in tests/conftest.py
 SAVED_MODEL_CLI = shutil.which("saved_model_cli") or str(
     pathlib.Path(sys.executable).with_name("saved_model_cli"))
-
-
-@pytest.fixture(scope="module")
-def hm():
-    """A deep model (64 -> 5 -> 3, one hidden layer) trained for 2 epochs."""
-    x, _ = tfhm.datasets.load_digits()
-    model = tfhm.HelmholtzMachine(data_dim=DATA_DIM, latent_dims=LATENT_DIMS,
-                                  hidden_units=(8,), seed=0)
-    model.compile(wake_optimizer=keras.optimizers.Adam(1e-2),
-                  sleep_optimizer=keras.optimizers.Adam(1e-2),
-                  algorithm="reweighted_wake_sleep", num_samples=3)
-    model.fit(x[:200], batch_size=50, epochs=2, verbose=0)
-    return model
 
 
 @pytest.fixture(scope="module")

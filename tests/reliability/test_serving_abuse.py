@@ -14,35 +14,21 @@ import subprocess
 import sys
 import textwrap
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfhm
 from tfhm import export
 
 import reliability_support as support
 
 pytestmark = pytest.mark.reliability
 
-DATA_DIM, LATENT_DIMS = 64, (5, 3)
+DATA_DIM, LATENT_DIMS = 64, (5, 3)  # the model of the `hm` fixture in tests/conftest.py
 CLEAN_ERRORS = (tf.errors.InvalidArgumentError, TypeError, ValueError)
 # Growth of the serving process's peak RSS allowed under abuse, over its peak
 # after loading and warming up with good requests.
 MEMORY_BOUND_MB = 300
-
-
-@pytest.fixture(scope="module")
-def hm():
-    x, _ = tfhm.datasets.load_digits()
-    model = tfhm.HelmholtzMachine(data_dim=DATA_DIM, latent_dims=LATENT_DIMS,
-                                  hidden_units=(8,), seed=0)
-    model.compile(wake_optimizer=keras.optimizers.Adam(1e-2),
-                  sleep_optimizer=keras.optimizers.Adam(1e-2),
-                  algorithm="reweighted_wake_sleep", num_samples=3)
-    model.fit(x[:100], batch_size=50, epochs=1, verbose=0)
-    return model
 
 
 @pytest.fixture(scope="module")
