@@ -86,8 +86,9 @@ def bernoulli_log_prob(distribution, value):
     Returns:
       float32 `[...]`, nats (summed over the units).
     """
-    logits = distribution.distribution.logits
-    return tf.reduce_sum(value * logits - tf.math.softplus(logits), axis=-1)
+    with tf.name_scope("bernoulli_log_prob"):
+        logits = distribution.distribution.logits
+        return tf.reduce_sum(value * logits - tf.math.softplus(logits), axis=-1)
 
 
 def bernoulli_log_prob_all_pairs(x, logits):
