@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from tfhm import evaluation
 from tfhm import objectives
-from tfhm.layers import sample_bernoulli
+from tfhm.layers import bernoulli_log_prob
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
@@ -95,25 +95,21 @@ def importance_summary(model, x, num_samples, seed, rows_per_chunk=None):
 def _layer_terms(generator, recognizer, x, num_samples, seed):
     """Per-sample, per-layer terms; see `latent_diagnostics`."""
     num_layers = len(recognizer.conditionals)
-    seeds = tf.unstack(objectives.split_seed(seed, num_layers))
-    below, latents, log_q, entropy, means = x, [], [], [], []
-    for l, conditional in enumerate(recognizer.conditionals):
-        dist = conditional(below)
+    layers = recognizer.sample_layers(x, num_samples, seed)
+    latents = [z for _, z in layers]
+    log_q = [bernoulli_log_prob(dist, z) for dist, z in layers]  # [K, batch]
+    entropy, means = [], []
+    for l, (dist, _) in enumerate(layers):
         logits = dist.distribution.logits  # [batch, d] (l = 0) or [K, batch, d]
-        z = sample_bernoulli(dist, seeds[l],
-                             sample_shape=(num_samples,) if l == 0 else ())
-        log_q.append(dist.log_prob(z))  # [K, batch]
         entropy.append(tf.reduce_sum(binary_entropy_from_logits(logits), -1))
         probs = tf.sigmoid(logits)
         means.append(probs if l == 0 else tf.reduce_mean(probs, axis=0))
-        latents.append(z)
-        below = z
-    log_p = [generator.conditionals[l + 1](latents[l + 1]).log_prob(latents[l])
+    log_p = [bernoulli_log_prob(generator.conditionals[l + 1](latents[l + 1]), latents[l])
              for l in range(num_layers - 1)]
-    log_p.append(generator.prior(latents[-1]).log_prob(latents[-1]))
+    log_p.append(bernoulli_log_prob(generator.prior(latents[-1]), latents[-1]))
     kl = [tf.reduce_mean(q - p, axis=0) for q, p in zip(log_q, log_p)]  # [batch]
     reconstruction = tf.reduce_mean(
-        generator.conditionals[0](latents[0]).log_prob(x), axis=0)  # [batch]
+        bernoulli_log_prob(generator.conditionals[0](latents[0]), x), axis=0)  # [batch]
     entropy = [e if l == 0 else tf.reduce_mean(e, axis=0)
                for l, e in enumerate(entropy)]  # [batch]
     return kl, entropy, means, reconstruction

@@ -204,6 +204,28 @@ class Recognizer(_Network):
             for l in range(len(self.latent_dims))]
         self.built = True
 
+    def sample_layers(self, x, num_samples, seed):
+        """Ancestral draw from q, layer by layer, with each layer's distribution.
+
+        Args:
+          x: float32 `[batch, data_dim]`.
+          num_samples: K, a Python int or scalar int tensor.
+          seed: int32 `[2]` stateless seed.
+
+        Returns:
+          A list, bottom to top, of `(distribution, z)`: the factorized
+          Bernoulli `q(z_l | layer below)` (batch shape `[batch]` for l = 1,
+          `[K, batch]` above) and its float32 0/1 sample `[K, batch, d_l]`.
+        """
+        seeds = tf.unstack(objectives.split_seed(seed, len(self.latent_dims)))
+        below, layers = x, []
+        for l, conditional in enumerate(self.conditionals):
+            dist = conditional(below)
+            below = sample_bernoulli(dist, seeds[l],
+                                     sample_shape=(num_samples,) if l == 0 else ())
+            layers.append((dist, below))
+        return layers
+
     def sample(self, x, num_samples, seed):
         """Draws K latents per example from q and their log-density.
 
@@ -216,15 +238,10 @@ class Recognizer(_Network):
           `(latents, log_q)`: latents a list of float32 0/1 `[K, batch, d_l]`
           (bottom to top) and `log_q` float32 `[K, batch]`.
         """
-        seeds = tf.unstack(objectives.split_seed(seed, len(self.latent_dims)))
-        below, latents, log_q = x, [], 0.0
-        for l, conditional in enumerate(self.conditionals):
-            dist = conditional(below)
-            z = sample_bernoulli(dist, seeds[l],
-                                 sample_shape=(num_samples,) if l == 0 else ())
+        latents, log_q = [], 0.0
+        for dist, z in self.sample_layers(x, num_samples, seed):
             log_q += bernoulli_log_prob(dist, z)
             latents.append(z)
-            below = z
         return latents, log_q
 
     def log_prob(self, x, latents):
