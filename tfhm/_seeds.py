@@ -1,0 +1,125 @@
+"""The one way tfhm turns a user's seed into stateless random seeds.
+
+Every random draw of tfhm is stateless: it takes an int32 `[2]` seed (TFP's
+and TensorFlow's `stateless_*` convention) and gives the same numbers for the
+same seed. The seeds come from four sources, each defined here once:
+
+- `to_stateless(seed, seed_generator)`: the `seed=` argument of the public
+  methods (`sample`, `log_likelihood`, `elbo`, `encode`, ...): None draws the
+  next seed of the model's `keras.random.SeedGenerator`; an int `s` is
+  `[s mod 2**31, 0]`; an integer tensor `[2]` is used as it is. So
+  `hm.log_likelihood(x, seed=3)` and `tfhm evaluate --seed 3` draw the same
+  numbers.
+- `stream(seed, name, *indices)`: the draws tfhm makes on its own behalf
+  (per-epoch validation metrics, TensorBoard and run-folder pictures), each a
+  named stream so that they never share random numbers with one another or
+  with training: `[seed, STREAMS[name]]`, folded with each index in turn.
+- `data_order(seed, epoch)`: the int64 `[2]` seed of the Trainer's stateless
+  permutation of epoch `epoch`, `[seed, epoch]`.
+- `initializer_seeds(seed, count)`: Python ints for weight initializers.
+
+Within one step, `split(seed, n)` gives n independent seeds (the wake and
+sleep phases, the layers of an ancestral draw).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["STREAMS", "data_order", "initializer_seeds", "split", "stream",
+           "to_stateless"]
+
+INT32_MAX = 2**31 - 1
+
+# The streams of draws tfhm makes on its own behalf. The numbers are part of
+# the reproducibility contract (changing one changes the numbers a seeded run
+# reports), so they are fixed here and never reused.
+STREAMS = {
+    "validation": 7,  # per-epoch val_* metrics of the Trainer: IS estimate
+    "diagnostics": 8,  # per-epoch per-layer KL, entropy and active units
+    "pictures": 11,  # samples and reconstructions (run folder, TensorBoard)
+}
+
+
+def split(seed, num: int):
+    """`num` independent stateless seeds, int32 `[num, 2]`, from one `[2]`."""
+    return tf.random.experimental.stateless_split(seed, num)
+
+
+def stream(seed: int, name: str, *indices):
+    """The int32 `[2]` seed of the named stream `name` of a run seeded `seed`.
+
+    Args:
+      seed: the run's int seed (e.g. `TrainConfig.seed`, `--seed`).
+      name: a key of `STREAMS`.
+      *indices: ints or scalar int tensors folded in one after the other
+        (e.g. the epoch).
+
+    Raises:
+      ValueError: an unknown stream name.
+    """
+    if name not in STREAMS:
+        raise ValueError(f"Unknown seed stream: expected one of "
+                         f"{sorted(STREAMS)}. Received: {name!r}")
+    result = tf.constant([int(seed) % 2**31, STREAMS[name]], tf.int32)
+    for index in indices:
+        result = tf.random.experimental.stateless_fold_in(
+            result, tf.cast(index, tf.int32))
+    return result
+
+
+def data_order(seed: int, epoch):
+    """int64 `[2]` seed of the Trainer's permutation of epoch `epoch`."""
+    return tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+
+
+def to_stateless(seed, seed_generator):
+    """A user seed (None, int or int tensor `[2]`) as an int32 `[2]` seed.
+
+    Args:
+      seed: None (draw the next seed of `seed_generator`), a non-negative
+        Python int, or an integer tensor/array of shape `[2]` whose values fit
+        in int32.
+      seed_generator: a `keras.random.SeedGenerator`, used when seed is None.
+
+    Raises:
+      ValueError: any other seed (with what was received).
+    """
+    if seed is None:
+        return tf.cast(seed_generator.next(), tf.int32)
+    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        return tf.constant([int(seed) % 2**31, 0], dtype=tf.int32)
+    seed = tf.convert_to_tensor(seed)
+    if seed.shape != (2,) or not seed.dtype.is_integer:
+        raise ValueError(
+            "`seed` must be None, an int, or an integer tensor of shape [2]. "
+            f"Received: seed={seed!r}")
+    values = seed.numpy().astype(object)  # exact, whatever the integer dtype
+    if any(not -INT32_MAX - 1 <= v <= INT32_MAX for v in values):
+        raise ValueError(
+            "The values of a `seed` tensor must fit in int32 (they would wrap "
+            f"around and collide). Received: seed={seed!r}")
+    return tf.cast(seed, tf.int32)
+
+
+def initializer_seeds(seed, count: int):
+    """`count` distinct int seeds derived from `seed`, or Nones if unseeded.
+
+    NumPy's `SeedSequence` spreads one seed into independent ones, so the
+    layers of a model never start from correlated weights.
+
+    Raises:
+      ValueError: a seed that is not None or a non-negative int.
+    """
+    if seed is None:
+        return [None] * count
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
+    if seed < 0:
+        raise ValueError(
+            f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
+    states = np.random.SeedSequence(int(seed)).generate_state(count)
+    return [int(s) % INT32_MAX for s in states]
