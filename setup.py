@@ -34,6 +34,7 @@ setup(
             "nbclient",
             "nbformat",
             "ipykernel",
+            "ruff",  # CI lints tfhm/ with ruff.toml
         ],
         "bench": ["torch==2.13.0", "pyro-ppl==1.9.2"],  # benchmarks/vs_pyro.py
     },
