@@ -2,20 +2,23 @@
 
 Every check raises `ValueError` with a message that says what was wrong and
 what was received, Keras style ("Received: units=0"). None of these run inside
-graph code.
+graph code, and this module imports no TensorFlow at import time (only the
+functions that take or return tensors import it), so that configuration
+checks (`TrainConfig`, the command line) stay light.
 """
 
+from __future__ import annotations
+
+import math
 import numbers
 
 import numpy as np
-import tensorflow as tf
-
 
 # Sizes and sample counts become int32 tensor dimensions.
 INT32_MAX = 2**31 - 1
 
 
-def positive_int(name, value, upper=None):
+def positive_int(name: str, value: object, upper: int | None = None) -> int:
     """Returns `value` as an int, or raises if it is not an int in [1, upper]."""
     if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
             or value < 1):
@@ -27,7 +30,7 @@ def positive_int(name, value, upper=None):
     return int(value)
 
 
-def int_tuple(name, values, allow_empty):
+def int_tuple(name: str, values: object, allow_empty: bool) -> tuple[int, ...]:
     """Returns `values` as a tuple of positive ints, or raises."""
     if isinstance(values, numbers.Integral) and not isinstance(values, bool):
         values = (values,)
@@ -50,20 +53,50 @@ def int_tuple(name, values, allow_empty):
     return tuple(int(v) for v in values)
 
 
-def derive_seeds(seed, count):
-    """`count` distinct int seeds derived from `seed`, or Nones if unseeded."""
-    if seed is None:
-        return [None] * count
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise ValueError(f"`seed` must be an int or None. Received: seed={seed!r}")
-    if seed < 0:
+def positive_float(name: str, value: object) -> float:
+    """Returns `value` as a float, or raises if it is not a finite number > 0.
+
+    Ints are accepted (`lr=1`); bools, strings, NaN and infinities are not.
+    """
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)
+            or not math.isfinite(value) or value <= 0):
         raise ValueError(
-            f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
-    states = np.random.SeedSequence(int(seed)).generate_state(count)
-    return [int(s) % (2**31 - 1) for s in states]
+            f"`{name}` must be a finite number > 0. Received: {name}={value!r}")
+    return float(value)
 
 
-def binary_array(x, data_dim=None, name="x"):
+def int_in_range(name: str, value: object, lo: int,
+                 hi: int | None = None) -> int:
+    """Returns `value` as an int, or raises if it is not an int in [lo, hi].
+
+    Args:
+      name: the argument's name, for the message.
+      value: the value to check (bools are refused).
+      lo: the smallest allowed value.
+      hi: the largest allowed value, or None for no upper bound.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(
+            f"`{name}` must be an integer. Received: {name}={value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bounds = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(
+            f"`{name}` must be an integer {bounds}. Received: {name}={value!r}")
+    return int(value)
+
+
+def _is_tensor(x: object) -> bool:
+    """Whether `x` is an eager tensor or variable (without importing TF)."""
+    tf = _tensorflow_if_loaded()
+    return tf is not None and isinstance(x, (tf.Tensor, tf.Variable))
+
+
+def _tensorflow_if_loaded():
+    import sys
+    return sys.modules.get("tensorflow")
+
+
+def binary_array(x, data_dim: int | None = None, name: str = "x") -> np.ndarray:
     """Checks a batch of observations and returns it as a float32 NumPy array.
 
     Args:
@@ -79,7 +112,7 @@ def binary_array(x, data_dim=None, name="x"):
       ValueError: wrong rank or last dimension, empty, non-numeric dtype, or
         values other than 0 and 1 (NaN included).
     """
-    array = x.numpy() if isinstance(x, (tf.Tensor, tf.Variable)) else np.asarray(x)
+    array = np.asarray(x.numpy() if _is_tensor(x) else x)
     # Complex numbers would lose their imaginary part and timedeltas (a NumPy
     # integer subtype) their unit when cast to float32: both are refused.
     if array.dtype == object or not (
@@ -111,12 +144,13 @@ def binary_array(x, data_dim=None, name="x"):
     return array.astype(np.float32)
 
 
-def binary_data(x, data_dim, name="x"):
+def binary_data(x, data_dim: int | None, name: str = "x"):
     """`binary_array` as a float32 `tf.Tensor` `[batch, data_dim]`."""
+    import tensorflow as tf
     return tf.convert_to_tensor(binary_array(x, data_dim, name))
 
 
-def static_data_dim(x, data_dim, name="x"):
+def static_data_dim(x, data_dim: int, name: str = "x") -> None:
     """Trace-time check of a symbolic batch's last dimension (graph-safe)."""
     last = x.shape[-1]
     if x.shape.rank is not None and (x.shape.rank != 2 or

@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfhm import _checks
+from tfhm import _checks, _seeds
 
 tfd = tfp.distributions
 
@@ -205,7 +205,7 @@ class DenseBernoulli(keras.layers.Layer):
             "hidden_units", hidden_units, allow_empty=True)
         self.activation = activation
         self.seed = seed
-        seeds = _checks.derive_seeds(seed, len(self.hidden_units) + 1)
+        seeds = _seeds.initializer_seeds(seed, len(self.hidden_units) + 1)
         self.hidden_layers = [
             keras.layers.Dense(
                 n, activation=activation, name=f"hidden_{i}",

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _checks
+from tfhm import _checks, _seeds
 from tfhm import evaluation
 from tfhm import objectives
 from tfhm.layers import (BernoulliPrior, DenseBernoulli, bernoulli_log_prob,
@@ -111,7 +111,7 @@ class Generator(_Network):
         super().__init__(data_dim, latent_dims, hidden_units, activation, seed,
                          **kwargs)
         below = (self.data_dim,) + self.latent_dims[:-1]
-        seeds = _checks.derive_seeds(seed, len(self.latent_dims))
+        seeds = _seeds.initializer_seeds(seed, len(self.latent_dims))
         self.prior = BernoulliPrior(self.latent_dims[-1], name="prior")
         self.conditionals = [
             self._dense_bernoulli(below[l], self.latent_dims[l], seeds[l],
@@ -196,7 +196,7 @@ class Recognizer(_Network):
         super().__init__(data_dim, latent_dims, hidden_units, activation, seed,
                          **kwargs)
         below = (self.data_dim,) + self.latent_dims[:-1]
-        seeds = _checks.derive_seeds(None if seed is None else seed + 1,
+        seeds = _seeds.initializer_seeds(None if seed is None else seed + 1,
                                      len(self.latent_dims))
         self.conditionals = [
             self._dense_bernoulli(self.latent_dims[l], below[l], seeds[l],
@@ -328,7 +328,7 @@ class HelmholtzMachine(keras.Model):
         arch = _architecture_config(data_dim, latent_dims, hidden_units,
                                     activation, seed)
         if seed is not None:
-            _checks.derive_seeds(seed, 1)  # type check
+            _seeds.initializer_seeds(seed, 1)  # type check
             if seed > _checks.INT32_MAX:
                 # The sampling seeds are int32: larger seeds would collide.
                 raise ValueError(
