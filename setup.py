@@ -6,12 +6,18 @@ from setuptools import find_packages, setup
 
 HERE = pathlib.Path(__file__).parent
 
+# Where the project will be published. It is NOT published yet: this address is
+# the one place that names it (tutorials/build_notebooks.py reads it for the
+# notebooks' install cell and Colab badges); change it here when it is.
+PROJECT_URL = "https://github.com/tfhm/tfhm"
+
 setup(
     name="tfhm",
     version="0.1.0",
     description="Helmholtz machines (wake-sleep, reweighted wake-sleep) in TensorFlow/Keras",
     long_description=(HERE / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
+    url=PROJECT_URL,
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["tfhm", "tfhm.*"]),

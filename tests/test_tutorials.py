@@ -73,17 +73,57 @@ def test_notebook_is_small_cleared_and_opens_like_colab_expects(name):
     nbformat.validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.outputs == [] and c.execution_count is None for c in code)
-    # First a title with the Colab badge of this very notebook...
+    # First a title with the Colab badge of this very notebook, at the address
+    # setup.py names (the one place that holds it)...
     assert nb.cells[0].cell_type == "markdown"
-    assert (f"colab.research.google.com/github/tfhm/tfhm/blob/main/tutorials/"
-            f"{name}.ipynb") in nb.cells[0].source
-    # ...then the pip install, skipped where tfhm is importable (CI, no network).
+    assert (f"colab.research.google.com/github/{_project_path()}/blob/main/"
+            f"tutorials/{name}.ipynb") in nb.cells[0].source
+    # ...then the pip install, skipped where tfhm is importable (CI, no network),
+    # with the notice that the address is not published yet.
+    assert "not published yet" in nb.cells[1].source
     install = code[0].source
-    assert "except ImportError:" in install and "%pip install" in install
+    assert 'find_spec("tfhm") is None' in install and "%pip install" in install
+    assert f"git+{_project_url()}" in install
     # Fast mode is read once, early, from the environment.
     assert 'os.environ.get("TFHM_TUTORIAL_FAST"' in code[1].source
     assert sum("TFHM_TUTORIAL_FAST" in c.source for c in code) == 1
     assert nb.metadata["kernelspec"]["name"] == KERNEL
+
+
+def _project_url():
+    sys.path.insert(0, str(TUTORIALS))
+    try:
+        import build_notebooks  # noqa: PLC0415 - the script, not a package module
+    finally:
+        sys.path.pop(0)
+    return build_notebooks.PROJECT_URL
+
+
+def _project_path():
+    return _project_url().removeprefix("https://github.com/")
+
+
+def test_project_url_is_the_one_of_setup_py():
+    setup = (ROOT / "setup.py").read_text(encoding="utf-8")
+    assert f'PROJECT_URL = "{_project_url()}"' in setup
+    assert "url=PROJECT_URL" in setup
+
+
+@pytest.mark.parametrize("next_to_checkout", [True, False])
+def test_install_cell_installs_the_checkout_next_to_it(next_to_checkout, tmp_path,
+                                                       monkeypatch):
+    # The cell's logic with tfhm missing: `%pip install -q {SOURCE}` is replaced
+    # by recording SOURCE (IPython syntax cannot run in plain Python).
+    import importlib.util
+    install = [c for c in _read(NAMES[0]).cells if c.cell_type == "code"][0].source
+    lines = [line for line in install.splitlines()
+             if "%pip" not in line and line != "import tfhm"]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    monkeypatch.chdir(TUTORIALS if next_to_checkout else tmp_path)
+    namespace = {}
+    exec("\n".join(lines), namespace)  # noqa: S102
+    expected = str(ROOT) if next_to_checkout else f"git+{_project_url()}"
+    assert namespace["SOURCE"] == expected
 
 
 def test_kernel_runs_this_interpreter(fast_env):

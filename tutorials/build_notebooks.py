@@ -10,28 +10,61 @@ this script writes, and executes every notebook top to bottom in fast mode
 (`TFHM_TUTORIAL_FAST=1`: smaller sizes and fewer epochs, the same cells).
 """
 
+import ast
 import pathlib
 import sys
 
 import nbformat
 
 HERE = pathlib.Path(__file__).resolve().parent
-COLAB = "https://colab.research.google.com/github/tfhm/tfhm/blob/main/tutorials/"
-PIP_SOURCE = "git+https://github.com/tfhm/tfhm"
+
+
+def _project_url():
+    """`PROJECT_URL` of setup.py: the one place that names the project's address."""
+    tree = ast.parse((HERE.parent / "setup.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "PROJECT_URL" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise RuntimeError("setup.py defines no PROJECT_URL")
+
+
+PROJECT_URL = _project_url()
+_GITHUB = "https://github.com/"
+COLAB = ("https://colab.research.google.com/github/"
+         + PROJECT_URL.removeprefix(_GITHUB) + "/blob/main/tutorials/")
+
+# Equation numbers in the notebooks follow this text; the methods are cited
+# from their papers where they are used.
+LESSON = ("J. V. da Silva Guerra, *Latent variable models* (lesson no. 04), the "
+          "text tfhm starts from")
 
 
 def _header(name, title, intro):
     badge = (f"[![Open In Colab](https://colab.research.google.com/assets/"
              f"colab-badge.svg)]({COLAB}{name}.ipynb)")
     return [
-        ("markdown", f"# {title}\n\n{badge}\n\n{intro}"),
+        ("markdown", f"# {title}\n\n{badge}\n\n{intro}\n\n*Equation numbers "
+                     f"(eq. 1-10) are those of {LESSON}.*"),
+        ("markdown", f"""\
+**Install.** The next cell installs tfhm only if it is missing. Run next to a
+checkout of tfhm (this notebook in its `tutorials/` folder) it installs that
+checkout; anywhere else (Colab) it installs from `{PROJECT_URL}`.
+**tfhm is not published yet:** until it is, that address does not exist, so on
+Colab set `SOURCE` to a git URL or path of your own copy (`git+https://...`).
+The address is kept in one place, `PROJECT_URL` in `setup.py`."""),
         ("code", f"""\
-# Installs tfhm when it is missing (on Colab); a local install is used as is.
-try:
-    import tfhm
-except ImportError:
-    %pip install -q {PIP_SOURCE}
-    import tfhm"""),
+import importlib.util
+import pathlib
+
+if importlib.util.find_spec("tfhm") is None:
+    checkout = pathlib.Path.cwd().parent  # this notebook in <checkout>/tutorials
+    if (checkout / "setup.py").exists() and (checkout / "tfhm").is_dir():
+        SOURCE = str(checkout)
+    else:
+        SOURCE = "git+{PROJECT_URL}"  # not published yet: use your copy's URL
+    %pip install -q {{SOURCE}}
+import tfhm"""),
     ]
 
 
@@ -68,7 +101,7 @@ NB01 = _header(
     "01_bernoulli_latent_variable_model",
     "1. The Bernoulli latent-variable model",
     """\
-The lesson (section 2.1) builds a latent-variable model from binary pieces:
+A Helmholtz machine (Dayan, Hinton, Neal & Zemel 1995) is a latent-variable model built from binary pieces:
 
 * a prior over K binary latents, `p(z | beta) = prod_k beta_k^z_k (1 - beta_k)^(1 - z_k)` (eq. 1),
 * a network that maps z to the Bernoulli means of L binary pixels, `p(x | z) = Bernoulli(x | DNN(z))` (eq. 2),
@@ -127,7 +160,7 @@ print("prior beta:", tf.sigmoid(gen.prior.logits).numpy().round(3))"""),
     ("markdown", """\
 ## The generation procedure
 
-The lesson's three steps: 1. sample `z ~ p(z | beta)`; 2. map it through
+Sampling takes three steps: 1. sample `z ~ p(z | beta)`; 2. map it through
 `DNN(z)`; 3. sample `x ~ p(x | z)`. Each step is one line; every sampler in
 tfhm takes an explicit stateless seed, so the pictures are reproducible."""),
     ("code", """\
@@ -193,7 +226,7 @@ assert abs(total - 1.0) < 1e-3"""),
     ("markdown", """\
 ## Why 32 latent bits are out of reach
 
-The lesson's warning (section 2.2): with 32 binary latents, eq. 3 sums over
+The catch: with 32 binary latents, eq. 3 sums over
 `2^32`, over 4 billion terms, for *every* image. We time the exact sum for
 random generators of growing K on 100 images of 8 x 8 digits; once a fixed
 overhead is paid, the cost doubles with each bit."""),
@@ -301,7 +334,7 @@ NB02 = _header(
     "02_variational_lower_bound",
     "2. The variational lower bound",
     """\
-With a recognition model `q_x(z)` the log-likelihood splits in two (lesson eq. 8):
+With a recognition model `q_x(z)` the log-likelihood splits in two (eq. 8; Neal & Hinton 1998):
 
 `log p(x) = E_{z ~ q_x}[log p(z) + log p(x | z) - log q_x(z)] + KL[q_x(z) || p(z | x)]`
 
@@ -428,7 +461,7 @@ NB03 = _header(
     "03_wake_sleep",
     "3. Wake-sleep and reweighted wake-sleep",
     """\
-The wake-sleep algorithm (lesson section 2.3.2) trains the two networks in turns:
+The wake-sleep algorithm (Hinton, Dayan, Frey & Neal 1995) trains the two networks in turns:
 
 * **wake**: take `x ~ p_data`, draw `z ~ q(z | phi(x))`, and raise
   `log p(z | beta) + log p(x | z, theta)` (the generator's part of the VLB, eq. 10);
@@ -438,7 +471,7 @@ The wake-sleep algorithm (lesson section 2.3.2) trains the two networks in turns
 `HelmholtzMachine.fit` runs one wake and one sleep phase per batch, each with its
 own optimizer. We train on the bars and on the digits, watch the bound and the
 exact log-likelihood climb, compare with reweighted wake-sleep (Bornschein &
-Bengio 2015), look at samples and dreams, and put numbers on the lesson's remark
+Bengio 2015), look at samples and dreams, and put numbers on the remark of Hinton et al. (1995)
 that the sleep phase optimizes a different objective.""") + [
     ("code", _FAST_CELL + """
 import keras
@@ -564,7 +597,7 @@ plt.tight_layout()"""),
     ("markdown", """\
 ## The sleep phase optimizes a different objective
 
-The lesson: the wake phase maximizes the VLB on *data*, but the sleep phase
+Why: the wake phase maximizes the VLB on *data*, but the sleep phase
 minimizes a KL divergence on *dreams*, `E_{x ~ p_model} KL[p(z | x) || q(z | x)]`,
 while the bound's gap on the data is `E_{x ~ p_data} KL[q(z | x) || p(z | x)]`
 (eq. 8). Other direction, other distribution of x.
