@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 import tfhm
-from tfhm import training
-from tfhm.training import ProgressBar, TrainConfig, Trainer
+from tfhm.progress import ProgressBar
+from tfhm.run_dir import RunDir
+from tfhm.training import TrainConfig, Trainer
 
 X_DIGITS, X_DIGITS_TEST = tfhm.datasets.load_digits()
 X_BARS, _ = tfhm.datasets.make_bars(240, seed=0)
@@ -146,7 +147,7 @@ def test_resume_in_process_gives_identical_weights(tmp_path):
     for a, b in zip(history, resumed_history):
         assert {k: v for k, v in a.items() if "second" not in k} == \
             {k: v for k, v in b.items() if "second" not in k}
-    rows = training._read_csv(tmp_path / "b" / "metrics.csv")  # pylint: disable=protected-access
+    rows = RunDir(tmp_path / "b").read_metrics()
     assert [row["epoch"] for row in rows] == [1, 2, 3, 4]
     loaded = keras.models.load_model(tmp_path / "b" / "model.keras")
     _assert_same([v.numpy() for v in loaded.weights],

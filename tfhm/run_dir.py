@@ -35,7 +35,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -46,8 +45,6 @@ __all__ = ["MissingRunFileError", "RunDir"]
 
 # The "format" key of config.json.
 RUN_FORMAT = "tfhm-run"
-# The checkpointed variable holding the number of finished epochs.
-_EPOCH_KEY = "epoch/.ATTRIBUTES/VARIABLE_VALUE"
 # Architecture keys of `HelmholtzMachine.get_config` compared on resume.
 ARCHITECTURE_KEYS = ("data_dim", "latent_dims", "hidden_units", "activation")
 
@@ -220,7 +217,8 @@ class RunDir:
           ValueError: no such folder, or no config.json and checkpoint in it.
         """
         if not os.path.isdir(self.path):
-            raise ValueError(f"Cannot resume: there is no run folder at {self.path!r}.")
+            raise ValueError(f"Cannot resume: {self.path!r} holds no tfhm checkpoint "
+                             "(there is no such folder).")
         if not os.path.exists(self.config_json) or self.latest_checkpoint() is None:
             raise ValueError(
                 f"Cannot resume: {self.path!r} holds no tfhm checkpoint "
@@ -421,20 +419,6 @@ class RunDir:
         return tf.train.CheckpointManager(
             checkpoint, directory or self.checkpoints_dir, max_to_keep=max_to_keep)
 
-    @staticmethod
-    def _restore(checkpoint: Any, path: str) -> None:
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-        try:
-            checkpoint.restore(path).assert_existing_objects_matched()
-        except (ValueError, AssertionError, IndexError, tf.errors.OpError) as error:
-            # IndexError: TF's reader of a truncated .data file ("Read less
-            # bytes than requested").
-            raise ValueError(
-                f"The checkpoint {path!r} cannot be restored: its files are "
-                f"truncated or corrupted, or it does not fit this model (a "
-                f"different architecture?): {error}") from None
-
     def restore_newest_intact(self, checkpoint: Any) -> str:
         """Restores the newest checkpoint, or else the newest older one that reads.
 
@@ -451,40 +435,11 @@ class RunDir:
           ValueError: no checkpoint, or none can be restored (the error of
             the newest one, naming it).
         """
+        from tfhm import _checkpoints  # pylint: disable=g-import-not-at-top
+
         self.check_resumable()
-        latest, *older = self.checkpoints() or [self.latest_checkpoint()]
-        try:
-            self._restore(checkpoint, latest)
-            return latest
-        except ValueError as newest_error:
-            for path in older:
-                try:
-                    self._restore(checkpoint, path)
-                except ValueError:
-                    continue
-                print(f"tfhm: checkpoint {latest!r} cannot be restored "
-                      f"({str(newest_error).splitlines()[0][:300]}); resuming "
-                      f"from the newest intact checkpoint {path!r}",
-                      file=sys.stderr, flush=True)
-                return path
-            raise newest_error
-
-    @staticmethod
-    def checkpoint_epoch(path: str) -> int | None:
-        """Epochs finished in checkpoint `path`, or None if any tensor fails to read.
-
-        Every tensor is read, so their checksums are verified: a truncated or
-        bit-flipped checkpoint gives None.
-        """
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
-        try:
-            reader = tf.train.load_checkpoint(path)
-            for name in reader.get_variable_to_shape_map():
-                reader.get_tensor(name)
-            return int(reader.get_tensor(_EPOCH_KEY))
-        except (ValueError, IndexError, RuntimeError, tf.errors.OpError):
-            return None
+        return _checkpoints.restore_newest_intact(
+            checkpoint, self.checkpoints() or [self.latest_checkpoint()])
 
     def is_complete(self, epochs: int | None = None) -> bool:
         """Whether the newest checkpoint is intact and has finished all epochs.
@@ -502,5 +457,7 @@ class RunDir:
             epochs = self.read_config().get("train", {}).get("epochs")
             if not isinstance(epochs, int):
                 return False
-        done = self.checkpoint_epoch(latest)
+        from tfhm import _checkpoints  # pylint: disable=g-import-not-at-top
+
+        done = _checkpoints.finished_epochs(latest)
         return done is not None and done >= epochs

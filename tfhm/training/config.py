@@ -1,0 +1,146 @@
+"""`TrainConfig`: the hyper-parameters of `Trainer` (imports no TensorFlow).
+
+Each field carries `metadata` that the command line reads to make its flags
+(one source of defaults and help texts):
+
+- `help`: the one-line help text.
+- `cli`: whether `tfhm train` offers a flag for it.
+- `flag`: the flag's name when it is not `--` + the field name with dashes.
+- `resumable`: whether a resumed run may change it (it does not touch the
+  weights); the other fields must be those of the run resumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from tfhm import _checks
+from tfhm.algorithms import Algorithm, RecognizerUpdate
+
+__all__ = ["TrainConfig"]
+
+_SEED_MAX = 2**31 - 1
+
+
+def _field(default: Any, help: str, *, cli: bool = True,  # noqa: A002  (the metadata key)
+           resumable: bool = False, flag: str | None = None) -> Any:
+    metadata = {"help": help, "cli": cli, "resumable": resumable}
+    if flag is not None:
+        metadata["flag"] = flag
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of `Trainer` (every field is checked on creation).
+
+    The defaults of `algorithm`, `num_samples` and `recognizer_update` follow
+    Bornschein & Bengio (2015): reweighted wake-sleep with K = 5 and the
+    recognizer trained by both its wake and its sleep update.
+
+    Raises:
+      ValueError: an unknown algorithm or recognizer update, or a field out
+        of its range (naming the field and the value received).
+
+    #### Examples
+
+    >>> from tfhm.training.config import TrainConfig
+    >>> config = TrainConfig(epochs=20, lr_wake=3e-3, lr_sleep=3e-3)
+    >>> config.replace(epochs=40).epochs
+    40
+    >>> TrainConfig.fields()["epochs"].metadata["resumable"]
+    True
+
+    #### References
+
+    [1]: Bornschein, J. & Bengio, Y. Reweighted wake-sleep. ICLR (2015).
+    """
+
+    # "wake_sleep" or "reweighted_wake_sleep".
+    algorithm: str = _field(
+        "reweighted_wake_sleep", "training algorithm: wake_sleep or reweighted_wake_sleep")
+    # K draws of q per example; None: 5 for RWS, 1 for wake-sleep.
+    num_samples: int | None = _field(
+        None, "K draws of q per example (default: 5 for reweighted wake-sleep, "
+        "1 for wake-sleep)")
+    # "sleep", "wake", "wake_sleep"; None: the algorithm's default.
+    recognizer_update: str | None = _field(
+        None, "what trains the recognizer: sleep, wake or wake_sleep (default: "
+        "sleep for wake-sleep, wake_sleep for reweighted wake-sleep)")
+    # Passes over the training data (the total, also when resuming).
+    epochs: int = _field(10, "total epochs (also when resuming)", resumable=True)
+    # Global batch size, split evenly over shards and replicas.
+    batch_size: int = _field(100, "global batch size (split over shards and replicas)")
+    # Learning rate of the generator and prior (wake phase) of the default Adam.
+    lr_wake: float = _field(1e-3, "Adam learning rate of the generator and prior")
+    # Learning rate of the recognizer (sleep phase) of the default Adam.
+    lr_sleep: float = _field(1e-3, "Adam learning rate of the recognizer")
+    # Seeds the data order and the evaluation draws (the model's seed seeds the rest).
+    seed: int = _field(0, "seeds the data order and the per-epoch evaluation draws")
+    # Visit the data in a new stateless permutation every epoch.
+    shuffle: bool = _field(True, "visit the data in a new order every epoch", cli=False)
+    # Compile the step with XLA (random draws then differ from non-XLA runs).
+    jit_compile: bool = _field(False, "compile the training step with XLA",
+                               resumable=True, flag="--xla")
+    # Seed shards per batch (a multiple of the replicas); None: one per replica.
+    num_shards: int | None = _field(
+        None, "seed shards per batch, a multiple of the replicas (default: one per "
+        "replica)", cli=False)
+    # K of the per-epoch importance-sampled log-likelihood and ESS.
+    eval_num_samples: int = _field(
+        100, "K of the per-epoch validation log-likelihood", resumable=True,
+        flag="--eval-samples")
+    # Examples evaluated per epoch (the first ones); 0 turns it off.
+    eval_max_examples: int = _field(
+        1000, "validation examples evaluated per epoch (0: none)", cli=False,
+        resumable=True)
+    # K of the per-layer KL, entropy and active-unit estimates.
+    diagnostics_num_samples: int = _field(
+        10, "K of the per-layer KL, entropy and active-unit diagnostics", cli=False,
+        resumable=True)
+    # Checkpoint every N steps; None: after every epoch.
+    checkpoint_every_steps: int | None = _field(
+        None, "checkpoint every N steps (default: after every epoch)",
+        resumable=True, flag="--checkpoint-every")
+    # Checkpoints kept in the run folder (older ones are rotated out).
+    keep_checkpoints: int = _field(3, "checkpoints kept (older ones are rotated out)",
+                                   cli=False, resumable=True)
+
+    def __post_init__(self) -> None:
+        Algorithm.parse(self.algorithm)
+        if self.recognizer_update is not None:
+            RecognizerUpdate.parse(self.recognizer_update)
+        for name in ("epochs", "batch_size", "eval_num_samples",
+                     "diagnostics_num_samples", "keep_checkpoints"):
+            _checks.positive_int(name, getattr(self, name))
+        for name in ("num_samples", "num_shards", "checkpoint_every_steps"):
+            if getattr(self, name) is not None:
+                _checks.positive_int(name, getattr(self, name))
+        for name in ("lr_wake", "lr_sleep"):
+            _checks.positive_float(name, getattr(self, name))
+        _checks.int_in_range("seed", self.seed, 0, _SEED_MAX)
+        _checks.int_in_range("eval_max_examples", self.eval_max_examples, 0)
+        for name in ("shuffle", "jit_compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"`{name}` must be True or False. "
+                                 f"Received: {name}={getattr(self, name)!r}")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-able dict (config.json's `train`)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def fields(cls) -> dict[str, dataclasses.Field]:
+        """The dataclass fields by name (their `metadata` holds the help texts)."""
+        return {field.name: field for field in dataclasses.fields(cls)}
+
+    @classmethod
+    def resumable_fields(cls) -> tuple[str, ...]:
+        """The fields a resumed run may change (they do not touch the weights)."""
+        return tuple(name for name, field in cls.fields().items()
+                     if field.metadata["resumable"])

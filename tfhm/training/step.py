@@ -1,0 +1,147 @@
+"""The Trainer's compiled step: sharded seeds, one all-reduce, two optimizers.
+
+One step, for a global batch of B examples split into S shards (S = 1 on one
+device; by default one shard per replica under a strategy):
+
+  seed = model.seed_generator.next()               # the step's stateless seed
+  shard s: seed_s = seed if S == 1 else fold_in(seed, s)
+           grads_s = compute_gradients(x_s, seed_s, global_batch_size=B)
+  grads = sum_s grads_s                            # the all-reduce across replicas
+  wake optimizer  <- generator grads               # p(x, z): prior and layers
+  sleep optimizer <- recognizer grads              # q(z | x)
+
+Since each shard's random draws depend on the shard's index, not on the
+device that runs it, a run with `num_shards=N` gives the same weights on one
+device as on N replicas (up to the order of floating-point sums in the
+all-reduce). With S = 1 on one device the step is exactly `fit`'s.
+
+Loss scaling (mixed_float16) is the optimizers' own: `HelmholtzMachine.compile`
+wraps them in `keras.optimizers.LossScaleOptimizer`, the step hands their
+`scale_loss` to `objectives.compute_gradients` and `apply_gradients` unscales
+(and skips non-finite steps), exactly as `fit`'s `train_step` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfhm import _seeds, objectives
+
+__all__ = ["LOG_NAMES", "check_finite", "loss_scalers", "make_step_fn"]
+
+# The per-step means the step returns, in this order.
+LOG_NAMES = ("wake_loss", "sleep_loss", "elbo", "ess")
+
+
+def loss_scalers(wake_optimizer: keras.optimizers.Optimizer,
+                 sleep_optimizer: keras.optimizers.Optimizer
+                 ) -> tuple[Callable, Callable] | None:
+    """`(wake.scale_loss, sleep.scale_loss)` if either optimizer scales its loss.
+
+    None (no scaling, the float32 code path of `compute_gradients`) unless
+    an optimizer is a `LossScaleOptimizer` or has a `loss_scale_factor`.
+    """
+    def scales(optimizer):
+        return (isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+                or getattr(optimizer, "loss_scale_factor", None) is not None)
+
+    if scales(wake_optimizer) or scales(sleep_optimizer):
+        return wake_optimizer.scale_loss, sleep_optimizer.scale_loss
+    return None
+
+
+def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
+                 jit_compile: bool, sums: tf.Variable) -> Callable:
+    """The `tf.function` of one training step (see the module docstring).
+
+    Args:
+      model: a compiled `tfhm.HelmholtzMachine` (its optimizers, algorithm,
+        K and recognizer update are used).
+      strategy: the `tf.distribute.Strategy` the model was built under.
+      num_shards: seed shards per global batch, a multiple of the replicas.
+      jit_compile: compile with XLA (the per-replica math only, when there
+        are several replicas: the all-reduce stays outside XLA).
+      sums: float64 `[len(LOG_NAMES) + 1]` variable to which the step adds
+        each mean times the global batch size, and the batch size.
+
+    Returns:
+      `step(shards, global_batch) -> means`: `shards` a per-replica tuple of
+      uint8 `[shard_size, data_dim]`, `global_batch` the float32 batch size;
+      `means` float32 `[len(LOG_NAMES)]`, the batch means of `LOG_NAMES`.
+    """
+    per_replica = num_shards // strategy.num_replicas_in_sync
+    wake_opt, sleep_opt = model.wake_optimizer, model.sleep_optimizer
+    scale_losses = loss_scalers(wake_opt, sleep_opt)
+    scaling = {} if scale_losses is None else {"scale_losses": scale_losses}
+
+    def gradients(shards, global_batch, seed, replica):
+        total = None
+        for i, x in enumerate(shards):
+            x = tf.cast(x, tf.float32)  # [shard, data_dim]
+            if num_shards == 1:
+                shard_seed, batch = seed, None  # exactly fit's train_step
+            else:
+                shard_seed = tf.random.experimental.stateless_fold_in(
+                    seed, tf.cast(replica * per_replica + i, tf.int32))
+                batch = global_batch
+            g, r, logs = objectives.compute_gradients(
+                model.generator, model.recognizer, x, shard_seed,
+                model.algorithm, model.num_samples, model.recognizer_update,
+                global_batch_size=batch, **scaling)
+            part = (g, r, [logs[name] for name in LOG_NAMES])
+            total = part if total is None else tf.nest.map_structure(tf.add, total, part)
+        return total
+
+    if jit_compile and strategy.num_replicas_in_sync > 1:
+        # The all-reduce stays outside XLA; the per-replica math is fused.
+        gradients = tf.function(gradients, jit_compile=True)
+
+    def replica_step(shards, global_batch, seed):
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        g, r, logs = gradients(shards, global_batch, seed, replica)
+        wake_opt.apply_gradients(zip(g, model.generator.trainable_variables))
+        sleep_opt.apply_gradients(zip(r, model.recognizer.trainable_variables))
+        return logs
+
+    def step(shards, global_batch):
+        # The seed is drawn once per step in cross-replica context; each
+        # shard folds in its index (see the module docstring).
+        seed = _seeds.to_stateless(None, model.seed_generator)  # int32 [2]
+        logs = strategy.run(replica_step, args=(shards, global_batch, seed))
+        means = tf.stack([strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None)
+                          for value in logs])  # [len(LOG_NAMES)]
+        count = tf.cast(strategy.experimental_local_results(global_batch)[0], tf.float64)
+        sums.assign_add(tf.concat([tf.cast(means, tf.float64) * count, [count]], axis=0))
+        return means
+
+    jit = jit_compile and strategy.num_replicas_in_sync == 1
+    return tf.function(step, jit_compile=jit or None, reduce_retracing=True)
+
+
+def check_finite(means: np.ndarray, global_step: int, epoch: int, step: int) -> None:
+    """The NaN guard: raises if a step's means are not all finite.
+
+    The Trainer calls it after every step, before the step's weights can
+    reach a checkpoint.
+
+    Args:
+      means: float32 `[len(LOG_NAMES)]`, what the step returned.
+      global_step: the step's number in the run, 1-based.
+      epoch: the epoch, 0-based.
+      step: the step's number in the epoch, 1-based.
+
+    Raises:
+      FloatingPointError: naming the bad values, the step and the phase.
+    """
+    if np.all(np.isfinite(means)):
+        return
+    bad = [name for name, value in zip(LOG_NAMES, means) if not np.isfinite(value)]
+    phase = "sleep" if bad == ["sleep_loss"] else "wake"
+    raise FloatingPointError(
+        f"Non-finite {', '.join(bad)} at step {global_step} (epoch {epoch + 1}, "
+        f"step {step} of the epoch), {phase} phase; nothing was saved after the "
+        f"last checkpoint. Received: {dict(zip(LOG_NAMES, means.tolist()))}")
