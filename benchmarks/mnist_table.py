@@ -21,6 +21,15 @@ Examples:
   python benchmarks/mnist_table.py --rows all --epochs 1000   # hours
   python benchmarks/mnist_table.py --rows all --eval-only     # re-evaluate
 
+Training to convergence (issue 12's recipe): every `--monitor-every` epochs
+the row's validation log-likelihood is estimated (K = `--monitor-samples`
+importance samples on the first `--monitor-images` validation images, a
+fixed seed, so successive estimates differ only by the weights); the best
+model so far is kept as `best.keras`. When `--patience` estimates in a row
+fail to improve on the best by `--min-delta` nats, both learning rates are
+multiplied by `--lr-decay`; after `--max-decays` such cuts the row has
+converged and stops. The final evaluation uses `best.keras`.
+
 Latent layers are listed in tfhm's order, from the layer next to the data up
 to the top: the RWS paper's "SBN 10-100-200-300-400" (top to bottom) is
 `latent_dims=(400, 300, 200, 100, 10)`.
@@ -99,6 +108,20 @@ def parse_args(argv=None):
     parser.add_argument("--no-eval", action="store_true",
                         help="train only; evaluate in a later invocation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--monitor-every", type=int, default=10,
+                        help="epochs between validation estimates (0: never)")
+    parser.add_argument("--monitor-samples", type=int, default=100,
+                        help="K of the validation estimate that drives the schedule")
+    parser.add_argument("--monitor-images", type=int, default=1000,
+                        help="first N validation images of that estimate")
+    parser.add_argument("--patience", type=int, default=4,
+                        help="estimates without improvement before a learning-rate cut")
+    parser.add_argument("--min-delta", type=float, default=0.05,
+                        help="nats an estimate must gain on the best to count")
+    parser.add_argument("--lr-decay", type=float, default=0.5,
+                        help="factor of each learning-rate cut")
+    parser.add_argument("--max-decays", type=int, default=3,
+                        help="cuts after which the row has converged and stops")
     args = parser.parse_args(argv)
     names = list(ROWS) if args.rows == "all" else args.rows.split(",")
     unknown = [n for n in names if n not in ROWS]
@@ -114,7 +137,8 @@ def _load_state(folder):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     return {"epochs": 0, "train_wall_s": 0.0, "epoch_seconds": [],
-            "train_elbo": [], "examples_per_epoch": 0}
+            "train_elbo": [], "examples_per_epoch": 0, "monitor": [],
+            "best": None, "decays": 0, "since_best": 0, "converged": False}
 
 
 def _save_state(folder, state):
@@ -151,14 +175,59 @@ def _restore(row, args, folder, state):
         hm.seed_generator.state.assign(state["seed_state"])
     if args.no_jit == bool(hm.jit_compile):
         hm.jit_compile = not args.no_jit
+    _set_learning_rate(hm, args.learning_rate * args.lr_decay ** state.get("decays", 0))
     return hm
 
 
-def train_row(row, args, x_train, folder, state):
-    """Trains until `--epochs` or the budget; checkpoints after every epoch."""
+def _set_learning_rate(hm, value):
+    for optimizer in (hm.wake_optimizer, hm.sleep_optimizer):
+        optimizer.learning_rate.assign(value)
+
+
+def _monitor(row, args, hm, x_valid, folder, state):
+    """One validation estimate; keeps the best model; cuts the rate on a plateau.
+
+    Returns True when the row has converged (`--max-decays` cuts done and
+    no improvement for `--patience` more estimates).
+    """
+    x = x_valid[:args.monitor_images]
+    started = time.perf_counter()
+    ll = float(hm.log_likelihood(x, num_samples=args.monitor_samples,
+                                 seed=args.seed + 3).numpy().mean())
+    seconds = time.perf_counter() - started
+    state.setdefault("monitor", []).append(
+        {"epoch": state["epochs"], "val_ll": round(ll, 3), "seconds": round(seconds, 1),
+         "lr": args.learning_rate * args.lr_decay ** state.get("decays", 0),
+         "train_wall_s": round(state["train_wall_s"], 1)})
+    best = state.get("best")
+    if best is None or ll > best["val_ll"] + args.min_delta:
+        state["best"] = {"epoch": state["epochs"], "val_ll": ll}
+        state["since_best"] = 0
+        hm.save(os.path.join(folder, "best.keras"))
+    else:
+        state["since_best"] = state.get("since_best", 0) + 1
+    message = (f"[{row.name}] epoch {state['epochs']}: validation LL {ll:.2f} "
+               f"(K={args.monitor_samples}, {len(x)} images, {seconds:.0f}s; best "
+               f"{state['best']['val_ll']:.2f} at epoch {state['best']['epoch']})")
+    if state["since_best"] >= args.patience:
+        if state.get("decays", 0) >= args.max_decays:
+            state["converged"] = True
+            print(message + ": converged", flush=True)
+            return True
+        state["decays"] = state.get("decays", 0) + 1
+        state["since_best"] = 0
+        rate = args.learning_rate * args.lr_decay ** state["decays"]
+        _set_learning_rate(hm, rate)
+        message += f"; learning rate cut to {rate:.3g}"
+    print(message, flush=True)
+    return False
+
+
+def train_row(row, args, x_train, x_valid, folder, state):
+    """Trains until converged, `--epochs` or the budget; checkpoints every epoch."""
     import keras  # pylint: disable=g-import-not-at-top
 
-    if state["epochs"] >= args.epochs:
+    if state["epochs"] >= args.epochs or state.get("converged"):
         return _restore(row, args, folder, state)
     hm = _restore(row, args, folder, state)
     budget_s = math.inf if args.budget_minutes is None else 60 * args.budget_minutes
@@ -182,6 +251,9 @@ def train_row(row, args, x_train, folder, state):
             state["examples_per_epoch"] = len(x_train)
             state["seed_state"] = [int(v) for v in hm.seed_generator.state.numpy()]
             invocation["to_epoch"] = epoch + 1
+            if args.monitor_every and (epoch + 1) % args.monitor_every == 0:
+                if _monitor(row, args, hm, x_valid, folder, state):
+                    self.model.stop_training = True
             hm.save(os.path.join(folder, "model.keras"))
             _save_state(folder, state)
             print(f"[{row.name}] epoch {epoch + 1}: {seconds:.1f}s, "
@@ -214,7 +286,9 @@ def evaluate_row(row, args, hm, x_valid, folder, state):
         "nll_stderr": float(log_lik.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0,
         "neg_elbo": float(-elbo.mean()),
         "images": int(len(x)), "num_samples": args.eval_samples,
-        "at_epoch": state["epochs"], "seconds": round(seconds, 1),
+        "at_epoch": (state["best"]["epoch"] if state.get("eval_model") else state["epochs"]),
+        "model": state.get("eval_model", "model.keras (last epoch)"),
+        "seconds": round(seconds, 1),
         "command": _common.command_line(), "commit": _common.git_commit(),
         "date": _common.utc_now()}
     _save_state(folder, state)
@@ -305,7 +379,12 @@ def main(argv=None):
                 continue
             hm = _restore(row, args, folder, state)
         else:
-            hm = train_row(row, args, x_train, folder, state)
+            hm = train_row(row, args, x_train, x_valid, folder, state)
+        best = os.path.join(folder, "best.keras")
+        if os.path.exists(best):
+            import keras  # pylint: disable=g-import-not-at-top
+            hm = keras.models.load_model(best)
+            state["eval_model"] = f"best.keras (epoch {state['best']['epoch']})"
         if not args.no_eval:
             evaluate_row(row, args, hm, x_valid, folder, state)
         _common.write_section(args.results, "mnist_table", table(args))

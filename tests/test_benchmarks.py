@@ -11,6 +11,7 @@ import json
 import pathlib
 import sys
 
+import numpy as np
 import pytest
 
 BENCH = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
@@ -71,6 +72,31 @@ def test_mnist_table_trains_resumes_and_evaluates(tmp_path):
     section = _section(results, "mnist_table")
     assert "| `sbn200_ws` | SBN 200 | wake-sleep | 2 |" in section
     assert "Mnih & Gregor 2014" in section and "Bornschein & Bengio 2015" in section
+
+
+def test_mnist_table_schedule_cuts_the_rate_and_stops_when_converged(tmp_path):
+    # With --min-delta huge no estimate counts as an improvement after the
+    # first: every `patience` estimates cut the rate, and after `max-decays`
+    # cuts the row stops long before --epochs.
+    table = _load("mnist_table")
+    folder = tmp_path / "runs" / "sbn200_ws"
+    table.main(["--synthetic", "--rows", "sbn200_ws", "--run-dir", str(tmp_path / "runs"),
+                "--results", "", "--no-eval", "--no-jit", "--epochs", "50",
+                "--monitor-every", "1", "--monitor-samples", "4", "--monitor-images", "20",
+                "--patience", "1", "--min-delta", "1e9", "--max-decays", "2",
+                "--learning-rate", "1e-3", "--lr-decay", "0.5"])
+    state = json.loads((folder / "state.json").read_text())
+    # Epoch 1 sets the best; epochs 2 and 3 each cut the rate; epoch 4 stops.
+    assert state["converged"] and state["epochs"] == 4 and state["decays"] == 2
+    assert [m["lr"] for m in state["monitor"]] == [1e-3, 1e-3, 5e-4, 2.5e-4]
+    assert state["best"]["epoch"] == 1 and (folder / "best.keras").exists()
+    import keras
+    model = keras.models.load_model(folder / "model.keras")
+    assert np.isclose(float(model.wake_optimizer.learning_rate.numpy()), 2.5e-4)
+    # A converged row is not trained again.
+    table.main(["--synthetic", "--rows", "sbn200_ws", "--run-dir", str(tmp_path / "runs"),
+                "--results", "", "--no-eval", "--no-jit", "--epochs", "50"])
+    assert json.loads((folder / "state.json").read_text())["epochs"] == 4
 
 
 def test_throughput_flop_count_by_hand():
