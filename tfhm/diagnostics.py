@@ -25,11 +25,12 @@ For K draws `z_k ~ q(z | x)` of a model with latent layers z_1 .. z_L
 [2]: Kish, L. Survey Sampling. Wiley (1965). (The effective sample size.)
 """
 
+from __future__ import annotations
+
 import numpy as np
 import tensorflow as tf
 
 from tfhm import evaluation
-from tfhm import objectives
 from tfhm.layers import bernoulli_log_prob
 
 __all__ = [
@@ -53,42 +54,28 @@ def binary_entropy_from_logits(logits):
     return tf.math.softplus(-magnitude) + magnitude * tf.sigmoid(-magnitude)
 
 
-@tf.function(reduce_retracing=True)
-def _importance_chunk(generator, recognizer, x, num_samples, seed):
-    log_w = objectives.log_importance_weights(
-        generator, recognizer, x, num_samples, seed)[0]  # [K, batch]
-    return (tf.reduce_mean(log_w, axis=0),
-            evaluation.log_mean_exp(log_w, axis=0),
-            objectives.effective_sample_size(log_w))
-
-
-def importance_summary(model, x, num_samples, seed, rows_per_chunk=None):
+def importance_summary(model, x, num_samples: int, seed=None,
+                       rows_per_chunk: int | None = None) -> dict:
     """ELBO, importance-sampled log-likelihood and ESS per example.
 
-    All three come from the same K draws per example.
+    All three come from the same K draws per example: this is
+    `tfhm.evaluation.importance_sampled` (the one importance-sampling path),
+    so for the same seed it gives the numbers of `hm.log_likelihood`.
 
     Args:
       model: a `tfhm.HelmholtzMachine`.
-      x: float32 `[n, data_dim]` of zeros and ones.
+      x: `[n, data_dim]` of zeros and ones.
       num_samples: K, draws of q per example.
-      seed: int32 `[2]` stateless seed; chunk i uses `fold_in(seed, i)`.
-      rows_per_chunk: examples per call; default keeps the largest
-        `[K, rows, width]` tensor near 2**23 floats (32 MB).
+      seed: None, an int, or an int32 `[2]` stateless seed; block j of the
+        examples uses `fold_in(seed, j)`.
+      rows_per_chunk: examples per block; default `evaluation.block_rows`
+        (the one memory budget).
 
     Returns:
       A dict of float32 NumPy arrays `[n]`: `elbo`, `log_likelihood`, `ess`.
     """
-    x = tf.convert_to_tensor(x, tf.float32)
-    width = max((model.data_dim,) + model.latent_dims + model.hidden_units)
-    rows = rows_per_chunk or max(1, 2**23 // (num_samples * width))
-    parts = {"elbo": [], "log_likelihood": [], "ess": []}
-    for i, start in enumerate(range(0, int(x.shape[0]), rows)):
-        values = _importance_chunk(
-            model.generator, model.recognizer, x[start:start + rows],
-            num_samples, tf.random.experimental.stateless_fold_in(seed, i))
-        for key, value in zip(parts, values):
-            parts[key].append(value.numpy())
-    return {key: np.concatenate(value) for key, value in parts.items()}
+    return evaluation.importance_sampled(model, x, num_samples, seed,
+                                         rows_per_block=rows_per_chunk)
 
 
 @tf.function(reduce_retracing=True)
@@ -115,7 +102,8 @@ def _layer_terms(generator, recognizer, x, num_samples, seed):
     return kl, entropy, means, reconstruction
 
 
-def latent_diagnostics(model, x, num_samples, seed, rows_per_chunk=None):
+def latent_diagnostics(model, x, num_samples: int, seed: tf.Tensor,
+                       rows_per_chunk: int | None = None) -> dict:
     """Per-layer KL and entropy of q, and the number of active latent units.
 
     Args:
@@ -123,8 +111,8 @@ def latent_diagnostics(model, x, num_samples, seed, rows_per_chunk=None):
       x: float32 `[n, data_dim]` of zeros and ones (n >= 2 for the variance).
       num_samples: K, draws of q per example.
       seed: int32 `[2]` stateless seed.
-      rows_per_chunk: examples per call (memory bound), default as
-        `importance_summary`.
+      rows_per_chunk: examples per call; default `evaluation.block_rows`
+        (the one memory budget).
 
     Returns:
       A dict of NumPy arrays, one entry per latent layer (bottom to top):
@@ -134,8 +122,7 @@ def latent_diagnostics(model, x, num_samples, seed, rows_per_chunk=None):
       `E_q[log p(x | z_1)]` (so `reconstruction - sum(kl)` is the ELBO).
     """
     x = tf.convert_to_tensor(x, tf.float32)
-    width = max((model.data_dim,) + model.latent_dims + model.hidden_units)
-    rows = rows_per_chunk or max(1, 2**23 // (num_samples * width))
+    rows = rows_per_chunk or evaluation.block_rows(model, num_samples)
     num_layers = len(model.latent_dims)
     kl = [[] for _ in range(num_layers)]
     entropy = [[] for _ in range(num_layers)]

@@ -2,9 +2,10 @@
 
 - `exact_log_likelihood`: lesson eq. 3, `log p(x) = log sum_z p(x | z) p(z)`,
   summed over all `2**sum(latent_dims)` latent states in chunks.
-- `chunked_log_weight_reduction`: the ELBO (eq. 9-10, mean of log-weights) and
-  the importance-sampled log-likelihood `log mean_k w_k` (Burda et al. 2016),
-  over K draws of q in chunks so that large K fits in memory.
+- `importance_sampled`: the ELBO (mean of the log-weights) and the
+  importance-sampled log-likelihood `log mean_k w_k` (Burda et al. 2016)
+  with the effective sample size, over K draws of q in blocks so that large
+  K fits in memory: the one importance-sampling path of tfhm.
 - `exact_posterior_kl`: KL(q(z|x) || p(z|x)) by enumeration, the gap between
   the log-likelihood and the ELBO (eq. 8).
 
@@ -14,29 +15,37 @@
      autoencoders. ICLR (2016).
 """
 
+from __future__ import annotations
+
 import math
 
+import numpy as np
 import tensorflow as tf
 
-from tfhm import objectives
+from tfhm import _checks, _seeds, objectives
 from tfhm.layers import bernoulli_log_prob_all_pairs
 
 __all__ = [
     "MAX_EXACT_LATENT_BITS",
+    "ELEMENTS_PER_CHUNK",
+    "block_estimates",
+    "block_rows",
     "check_enumerable",
-    "chunked_log_weight_reduction",
     "enumerate_latents",
     "exact_log_likelihood",
     "exact_posterior_kl",
+    "importance_sampled",
     "log_mean_exp",
+    "samples_per_chunk",
 ]
 
 # 2**24 = 16.8M latent states; 20 bits take seconds on a laptop CPU.
 MAX_EXACT_LATENT_BITS = 24
 
-# Elements of the largest [samples, batch, width] tensor of one chunk of the
-# importance-sampled estimates: 2**24 float32 = 64 MB per tensor.
-_ELEMENTS_PER_CHUNK = 2**24
+# The one memory budget of the importance-sampled estimates and diagnostics:
+# elements of the largest [samples, rows, width] tensor of one chunk,
+# 2**23 float32 = 32 MB per tensor.
+ELEMENTS_PER_CHUNK = 2**23
 _EXAMPLES_PER_CHUNK = 256
 _STATES_PER_CHUNK = 2**14
 
@@ -131,46 +140,124 @@ def exact_posterior_kl(generator, recognizer, x):
     return tf.reduce_sum(tf.exp(log_q) * (log_q - log_posterior), axis=0)
 
 
+# ------------------------------------------------- importance sampling
 @tf.function(reduce_retracing=True)
-def _log_weights_chunk(generator, recognizer, x, num_samples, seed):
-    return objectives.log_importance_weights(
-        generator, recognizer, x, num_samples, seed)[0]
+def _chunk_sums(generator, recognizer, x, num_samples, seed):
+    """Sufficient statistics of K draws: `sum log w`, `lse log w`, `lse 2 log w`."""
+    log_w = objectives.log_importance_weights(
+        generator, recognizer, x, num_samples, seed)[0]  # [K, rows]
+    return (tf.reduce_sum(log_w, axis=0), tf.reduce_logsumexp(log_w, axis=0),
+            tf.reduce_logsumexp(2.0 * log_w, axis=0))
 
 
-def chunked_log_weight_reduction(model, x, num_samples, seed, reduction):
-    """Reduces K log-weights per example without holding all K at once.
+def _width(model) -> int:
+    return max((model.data_dim,) + model.latent_dims + model.hidden_units)
+
+
+def samples_per_chunk(model, num_samples: int) -> int:
+    """Draws of q per example taken at once: all K if one example's K fit.
+
+    A function of the model and K only (never of the batch), so that a block
+    is drawn the same way wherever it is evaluated.
+    """
+    return max(1, min(num_samples, ELEMENTS_PER_CHUNK // _width(model)))
+
+
+def block_rows(model, num_samples: int) -> int:
+    """Examples per block of `importance_sampled` (the one memory budget).
+
+    The largest tensor of a block, `[K, rows, width]` with `width` the widest
+    layer, stays within `ELEMENTS_PER_CHUNK` floats; at least one row.
+    """
+    return max(1, ELEMENTS_PER_CHUNK // (num_samples * _width(model)))
+
+
+def block_estimates(model, x: tf.Tensor, num_samples: int,
+                    seed: tf.Tensor) -> dict:
+    """ELBO, importance-sampled log-likelihood and ESS of one block of examples.
+
+    The K draws are taken `samples_per_chunk(model, K)` at a time: with one
+    chunk, with `seed` itself; with several, chunk c with
+    `stateless_fold_in(seed, c)`. Graph-safe (`test_step` calls it).
 
     Args:
-      model: a `tfhm.HelmholtzMachine` (its generator and recognizer are used).
-      x: float32 `[batch, data_dim]`.
+      model: a `tfhm.HelmholtzMachine`.
+      x: float32 `[rows, data_dim]` of zeros and ones.
       num_samples: K, a Python int.
-      seed: int32 `[2]`; chunk i uses `fold_in(seed, i)`.
-      reduction: "mean" (the ELBO estimate) or "log_mean_exp" (the
-        importance-sampled log-likelihood).
+      seed: int32 `[2]`, the block's stateless seed.
 
     Returns:
-      float32 `[batch]`.
+      A dict of float32 `[rows]` tensors: `elbo` (`mean_k log w_k`),
+      `log_likelihood` (`log mean_k w_k`) and `ess` (Kish's
+      `(sum_k w_k)**2 / sum_k w_k**2`).
     """
-    width = max((model.data_dim,) + model.latent_dims + model.hidden_units)
-    results = []
-    for row in range(0, int(x.shape[0]), _EXAMPLES_PER_CHUNK):
-        x_rows = x[row:row + _EXAMPLES_PER_CHUNK]
-        per_chunk = max(1, _ELEMENTS_PER_CHUNK // (int(x_rows.shape[0]) * width))
-        row_seed = tf.random.experimental.stateless_fold_in(seed, row)
-        partial = []
-        for i, start in enumerate(range(0, num_samples, per_chunk)):
-            log_w = _log_weights_chunk(
-                model.generator, model.recognizer, x_rows,
-                min(per_chunk, num_samples - start),
-                tf.random.experimental.stateless_fold_in(row_seed, i))
-            if reduction == "mean":
-                partial.append(tf.reduce_sum(log_w, axis=0))
-            else:
-                partial.append(tf.reduce_logsumexp(log_w, axis=0))
-        partial = tf.stack(partial)
-        if reduction == "mean":
-            results.append(tf.reduce_sum(partial, axis=0) / num_samples)
-        else:
-            results.append(tf.reduce_logsumexp(partial, axis=0)
-                           - math.log(num_samples))
-    return tf.concat(results, axis=0)
+    per_chunk = samples_per_chunk(model, num_samples)
+    starts = range(0, num_samples, per_chunk)
+    sums = [_chunk_sums(model.generator, model.recognizer, x,
+                        min(per_chunk, num_samples - start),
+                        seed if len(starts) == 1
+                        else tf.random.experimental.stateless_fold_in(seed, c))
+            for c, start in enumerate(starts)]
+    total, lse, lse2 = (tf.stack(parts) for parts in zip(*sums))  # [chunks, rows]
+    lse = tf.reduce_logsumexp(lse, axis=0)
+    return {"elbo": tf.reduce_sum(total, axis=0) / num_samples,
+            "log_likelihood": lse - math.log(num_samples),
+            "ess": tf.exp(2.0 * lse - tf.reduce_logsumexp(lse2, axis=0))}
+
+
+def importance_sampled(model, x, num_samples: int, seed=None, *,
+                       rows_per_block: int | None = None) -> dict:
+    """THE importance-sampled estimates of tfhm, per example, in blocks.
+
+    Every importance-sampled number of tfhm comes from here (or, inside
+    `HelmholtzMachine.test_step`, from `block_estimates` with the same
+    seeds): `hm.log_likelihood`, `hm.elbo`, `hm.evaluate(..., seed=s)`,
+    `tfhm.diagnostics.importance_summary` and `tfhm evaluate --seed s`.
+
+    Seeding: `seed` becomes an int32 `[2]` stateless seed `S` as every
+    `seed=` of tfhm does (`tfhm._seeds.to_stateless`: None draws the model's
+    seed generator, an int `s` is `[s, 0]`). The examples are cut into
+    consecutive blocks of `block_rows(model, K)` rows (the memory budget);
+    block j is drawn with `stateless_fold_in(S, j)` by `block_estimates`.
+
+    Args:
+      model: a `tfhm.HelmholtzMachine`.
+      x: `[n, data_dim]` of 0/1 values (array-like or tensor).
+      num_samples: K, draws of q per example.
+      seed: None, an int, or an int tensor `[2]`.
+      rows_per_block: overrides `block_rows` (tests, memory experiments);
+        other values give other (equally valid) draws.
+
+    Returns:
+      A dict of float32 NumPy arrays `[n]`: `elbo`, `log_likelihood`, `ess`.
+
+    Raises:
+      ValueError: bad data (not 0/1, wrong shape), K < 1, a bad seed.
+
+    #### Examples
+
+    ```python
+    import tfhm
+    from tfhm import evaluation
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+    out = evaluation.importance_sampled(hm, x[:20], num_samples=50, seed=3)
+    assert out["log_likelihood"].shape == (20,)
+    assert (out["log_likelihood"] >= out["elbo"]).all()
+    ```
+    """
+    x = _checks.binary_array(x, model.data_dim)
+    num_samples = _checks.positive_int("num_samples", num_samples,
+                                       upper=_checks.INT32_MAX)
+    seed = _seeds.to_stateless(seed, model.seed_generator)
+    rows = (block_rows(model, num_samples) if rows_per_block is None
+            else _checks.positive_int("rows_per_block", rows_per_block))
+    parts = {"elbo": [], "log_likelihood": [], "ess": []}
+    for j, start in enumerate(range(0, len(x), rows)):
+        block = block_estimates(
+            model, tf.constant(x[start:start + rows]), num_samples,
+            tf.random.experimental.stateless_fold_in(seed, j))
+        for key in parts:
+            parts[key].append(block[key].numpy())
+    return {key: np.concatenate(value).astype(np.float32)
+            for key, value in parts.items()}

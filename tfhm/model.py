@@ -1,10 +1,8 @@
-"""The Helmholtz machine: generator p(x, z), recognizer q(z | x), and the model.
+"""The Helmholtz machine: a generator p(x, z) and a recognizer q(z | x) in one Keras model.
 
-Layers are numbered from the data up: `latent_dims = (d_1, ..., d_L)`, z_1
-next to the data, z_L at the top with the learnable prior of lesson eq. 1.
-
-  generator:   p(x, z) = p(z_L) p(z_(L-1) | z_L) ... p(z_1 | z_2) p(x | z_1)
-  recognizer:  q(z | x) = q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_(L-1))
+The networks live in `tfhm.networks` (also importable from here, where they
+lived up to 0.1.0). `HelmholtzMachine` trains them with Keras' `fit` by
+(reweighted) wake-sleep and estimates log-likelihoods.
 
 #### References
 
@@ -15,279 +13,33 @@ next to the data, z_L at the top with the learnable prior of lesson eq. 1.
 [3]: Bornschein, J. & Bengio, Y. Reweighted wake-sleep. ICLR (2015).
 """
 
-import numbers
+from __future__ import annotations
+
+import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _checks, _seeds
-from tfhm import evaluation
-from tfhm import objectives
-from tfhm.layers import (BernoulliPrior, DenseBernoulli, bernoulli_log_prob,
-                         sample_bernoulli)
+from tfhm import _checks, _model_data, _seeds, evaluation, objectives
+from tfhm._optimizers import LinkedOptimizers, loss_scaled
+from tfhm.algorithms import Algorithm, RecognizerUpdate
+from tfhm.networks import Architecture, Generator, Recognizer
 
 __all__ = ["Generator", "HelmholtzMachine", "Recognizer"]
 
-
-def _architecture_config(data_dim, latent_dims, hidden_units, activation, seed):
-    try:
-        keras.activations.get(activation)
-    except (ValueError, TypeError):
-        raise ValueError(
-            "`activation` must name a Keras activation such as 'tanh'. "
-            f"Received: activation={activation!r}") from None
-    return {
-        "data_dim": _checks.positive_int("data_dim", data_dim),
-        "latent_dims": _checks.int_tuple("latent_dims", latent_dims,
-                                         allow_empty=False),
-        "hidden_units": _checks.int_tuple("hidden_units", hidden_units,
-                                          allow_empty=True),
-        "activation": activation,
-        "seed": seed,
-    }
-
-
-class _Network(keras.Model):
-    """Shared constructor and config of the generator and the recognizer."""
-
-    def __init__(self, data_dim, latent_dims, hidden_units=(),
-                 activation="tanh", seed=None, **kwargs):
-        super().__init__(**kwargs)
-        arch = _architecture_config(data_dim, latent_dims, hidden_units,
-                                    activation, seed)
-        self.data_dim = arch["data_dim"]
-        self.latent_dims = arch["latent_dims"]
-        self.hidden_units = arch["hidden_units"]
-        self.activation = activation
-        self.seed = seed
-
-    def _dense_bernoulli(self, units, input_dim, seed, name):
-        layer = DenseBernoulli(units, hidden_units=self.hidden_units,
-                               activation=self.activation, seed=seed, name=name)
-        layer.build((None, input_dim))
-        return layer
-
-    def get_config(self):
-        return {"name": self.name, "data_dim": self.data_dim,
-                "latent_dims": self.latent_dims,
-                "hidden_units": self.hidden_units,
-                "activation": self.activation, "seed": self.seed}
+_IN_MEMORY = (np.ndarray, tf.Tensor, tf.Variable, list)
 
 
 @keras.saving.register_keras_serializable(package="tfhm")
-class Generator(_Network):
-    """The generative model `p(x, z)`, a deep sigmoid belief network.
-
-    `prior` is the learnable `BernoulliPrior` of the top layer;
-    `conditionals[l]` is `p(layer l-1 | z_l)` for l = 1..L (layer 0 is x), each
-    a `DenseBernoulli` with `hidden_units` deterministic hidden layers.
-
-    Args:
-      data_dim: D, the number of binary observed units.
-      latent_dims: (d_1, ..., d_L), latent layer sizes, bottom to top.
-      hidden_units: deterministic hidden layers inside every conditional.
-      activation: activation of those hidden layers.
-      seed: int or None, seeds the initial weights.
-
-    Call args:
-      inputs: float32 `[batch, d_1]` latents next to the data.
-
-    Returns (call):
-      float32 `[batch, data_dim]` Bernoulli means `p(x = 1 | z_1)`.
-
-    #### Examples
-
-    ```python
-    gen = tfhm.Generator(data_dim=64, latent_dims=(16,))
-    out = gen.sample(10, seed=tf.constant([0, 1]))
-    out["x"].shape                          # [10, 64]
-    gen.log_prob(out["x"], out["z"])        # [10] nats
-    ```
-    """
-
-    def __init__(self, data_dim, latent_dims, hidden_units=(),
-                 activation="tanh", seed=None, **kwargs):
-        super().__init__(data_dim, latent_dims, hidden_units, activation, seed,
-                         **kwargs)
-        below = (self.data_dim,) + self.latent_dims[:-1]
-        seeds = _seeds.initializer_seeds(seed, len(self.latent_dims))
-        self.prior = BernoulliPrior(self.latent_dims[-1], name="prior")
-        self.conditionals = [
-            self._dense_bernoulli(below[l], self.latent_dims[l], seeds[l],
-                                  name=f"p_{'x' if l == 0 else f'z{l}'}_given_z{l + 1}")
-            for l in range(len(self.latent_dims))]
-        self.built = True
-
-    def log_prob(self, x, latents):
-        """`log p(x, z)` in nats.
-
-        Args:
-          x: float32 `[..., batch, data_dim]` (broadcasts against latents).
-          latents: list of float32 `[..., batch, d_l]`, bottom to top.
-
-        Returns:
-          float32 `[..., batch]`.
-        """
-        return (self.log_prob_latents(latents)
-                + bernoulli_log_prob(self.conditionals[0](latents[0]), x))
-
-    def log_prob_latents(self, latents):
-        """`log p(z)` of the latent layers alone, float32 `[...]`."""
-        log_p = bernoulli_log_prob(self.prior(latents[-1]), latents[-1])
-        for l in range(1, len(self.latent_dims)):
-            log_p += bernoulli_log_prob(self.conditionals[l](latents[l]),
-                                        latents[l - 1])
-        return log_p
-
-    def sample(self, num_samples, seed):
-        """Ancestral sampling ("dreams"): z_L ~ p(z_L), ..., x ~ p(x | z_1).
-
-        Args:
-          num_samples: scalar int, how many joint samples.
-          seed: int32 `[2]` stateless seed.
-
-        Returns:
-          A dict: `x` float32 0/1 `[n, data_dim]`, `x_probs` float32
-          `[n, data_dim]` (`p(x = 1 | z_1)`), `z` a list of float32 0/1
-          `[n, d_l]`, bottom to top.
-        """
-        seeds = tf.unstack(objectives.split_seed(seed, len(self.latent_dims) + 1))
-        shape_like = tf.zeros(tf.stack([num_samples, 0]))
-        latents = [sample_bernoulli(self.prior(shape_like), seeds[-1])]
-        for l in reversed(range(len(self.latent_dims))):
-            dist = self.conditionals[l](latents[0])
-            latents.insert(0, sample_bernoulli(dist, seeds[l]))
-        return {"x": latents[0],
-                "x_probs": tf.sigmoid(dist.distribution.logits),
-                "z": latents[1:]}
-
-    def call(self, inputs):
-        return tf.sigmoid(self.conditionals[0].compute_logits(inputs))
-
-
-@keras.saving.register_keras_serializable(package="tfhm")
-class Recognizer(_Network):
-    """The recognition model `q(z | x)`, bottom-up (lesson eq. 4).
-
-    `conditionals[l]` is `q(z_(l+1) | layer l)` (layer 0 is x).
-
-    Args: as `Generator`.
-
-    Call args:
-      inputs: float32 `[batch, data_dim]`.
-
-    Returns (call):
-      A list of float32 `[batch, d_l]`, bottom to top: the Bernoulli means of
-      a deterministic (mean-field) bottom-up pass, each layer fed the means of
-      the layer below. For one latent layer this is exactly `q(z_1 = 1 | x)`.
-
-    #### Examples
-
-    ```python
-    rec = tfhm.Recognizer(data_dim=64, latent_dims=(16,))
-    latents, log_q = rec.sample(x, num_samples=5, seed=tf.constant([0, 1]))
-    latents[0].shape                         # [5, batch, 16]
-    ```
-    """
-
-    def __init__(self, data_dim, latent_dims, hidden_units=(),
-                 activation="tanh", seed=None, **kwargs):
-        super().__init__(data_dim, latent_dims, hidden_units, activation, seed,
-                         **kwargs)
-        below = (self.data_dim,) + self.latent_dims[:-1]
-        seeds = _seeds.initializer_seeds(None if seed is None else seed + 1,
-                                     len(self.latent_dims))
-        self.conditionals = [
-            self._dense_bernoulli(self.latent_dims[l], below[l], seeds[l],
-                                  name=f"q_z{l + 1}_given_{'x' if l == 0 else f'z{l}'}")
-            for l in range(len(self.latent_dims))]
-        self.built = True
-
-    def sample_layers(self, x, num_samples, seed):
-        """Ancestral draw from q, layer by layer, with each layer's distribution.
-
-        Args:
-          x: float32 `[batch, data_dim]`.
-          num_samples: K, a Python int or scalar int tensor.
-          seed: int32 `[2]` stateless seed.
-
-        Returns:
-          A list, bottom to top, of `(distribution, z)`: the factorized
-          Bernoulli `q(z_l | layer below)` (batch shape `[batch]` for l = 1,
-          `[K, batch]` above) and its float32 0/1 sample `[K, batch, d_l]`.
-        """
-        seeds = tf.unstack(objectives.split_seed(seed, len(self.latent_dims)))
-        below, layers = x, []
-        for l, conditional in enumerate(self.conditionals):
-            dist = conditional(below)
-            below = sample_bernoulli(dist, seeds[l],
-                                     sample_shape=(num_samples,) if l == 0 else ())
-            layers.append((dist, below))
-        return layers
-
-    def sample(self, x, num_samples, seed):
-        """Draws K latents per example from q and their log-density.
-
-        Args:
-          x: float32 `[batch, data_dim]`.
-          num_samples: K, a Python int or scalar int tensor.
-          seed: int32 `[2]` stateless seed.
-
-        Returns:
-          `(latents, log_q)`: latents a list of float32 0/1 `[K, batch, d_l]`
-          (bottom to top) and `log_q` float32 `[K, batch]`.
-        """
-        latents, log_q = [], 0.0
-        for dist, z in self.sample_layers(x, num_samples, seed):
-            log_q += bernoulli_log_prob(dist, z)
-            latents.append(z)
-        return latents, log_q
-
-    def log_prob(self, x, latents):
-        """`log q(z | x)` in nats, float32 `[..., batch]`."""
-        below = [x] + list(latents[:-1])
-        log_q = 0.0
-        for conditional, y, z in zip(self.conditionals, below, latents):
-            log_q += bernoulli_log_prob(conditional(y), z)
-        return log_q
-
-    def call(self, inputs):
-        means, below = [], inputs
-        for conditional in self.conditionals:
-            below = tf.sigmoid(conditional.compute_logits(below))
-            means.append(below)
-        return means
-
-
-def _to_seed(seed, seed_generator):
-    """A user seed (None, int or int tensor [2]) as an int32 [2] stateless seed."""
-    if seed is None:
-        return tf.cast(seed_generator.next(), tf.int32)
-    if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return tf.constant([int(seed) % 2**31, 0], dtype=tf.int32)
-    seed = tf.convert_to_tensor(seed)
-    if seed.shape != (2,) or not seed.dtype.is_integer:
-        raise ValueError(
-            "`seed` must be None, an int, or an integer tensor of shape [2]. "
-            f"Received: seed={seed!r}")
-    values = seed.numpy().astype(object)  # exact, whatever the integer dtype
-    if any(not -_checks.INT32_MAX - 1 <= v <= _checks.INT32_MAX for v in values):
-        raise ValueError(
-            "The values of a `seed` tensor must fit in int32 (they would wrap "
-            f"around and collide). Received: seed={seed!r}")
-    return tf.cast(seed, tf.int32)
-
-
-@keras.saving.register_keras_serializable(package="tfhm")
-class HelmholtzMachine(keras.Model):
+class HelmholtzMachine(Architecture, keras.Model):
     """A Helmholtz machine with binary latents, trained by (reweighted) wake-sleep.
 
-    A learnable factorized Bernoulli prior over the top latent layer (lesson
-    eq. 1), a deep generator `p(x | z)` whose outputs are Bernoulli logits
-    (eq. 2), and a recognizer `q(z | x)` (eq. 4). `fit` runs one wake and one
-    sleep phase per batch, each with its own optimizer and touching only its
-    own network's weights.
+    A learnable factorized Bernoulli prior over the top latent layer, a deep
+    generator `p(x | z)` whose outputs are Bernoulli logits, and a recognizer
+    `q(z | x)` (Dayan et al. 1995). `fit` runs one wake and one sleep phase
+    per batch, each with its own optimizer and touching only its own
+    network's weights.
 
     Args:
       data_dim: D, number of binary observed units.
@@ -296,21 +48,24 @@ class HelmholtzMachine(keras.Model):
       hidden_units: deterministic hidden layers inside every conditional of
         both networks; `()` (default) gives the classic sigmoid belief net.
       activation: activation of the hidden layers (default tanh).
-      seed: int or None. Seeds the initial weights and the model's
-        `keras.random.SeedGenerator`, so the same seed and data give the same
-        weights after `fit` and the same samples.
+      seed: int in [0, 2**31) or None. Seeds the initial weights, the model's
+        `keras.random.SeedGenerator` (every draw of `fit`, `evaluate`,
+        `predict` and of the `seed=None` methods) and `fit`'s shuffling of
+        arrays (see `fit`). With a seed, the same data and calls give the
+        same weights and numbers, with no `keras.utils.set_random_seed`.
 
     #### Examples
 
     ```python
-    import keras, tfhm
+    import keras
+    import tfhm
     x_train, x_test = tfhm.datasets.load_digits()
     hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(16,), seed=0)
     hm.compile(wake_optimizer=keras.optimizers.Adam(1e-3),
                sleep_optimizer=keras.optimizers.Adam(1e-3),
                algorithm="reweighted_wake_sleep", num_samples=5)
-    hm.fit(x_train, batch_size=100, epochs=10)
-    hm.exact_log_likelihood(x_test)           # [360] nats
+    history = hm.fit(x_train, batch_size=100, epochs=2, verbose=0)
+    log_p = hm.exact_log_likelihood(x_test)  # [360] nats
     ```
 
     #### References
@@ -322,23 +77,11 @@ class HelmholtzMachine(keras.Model):
     [3]: Bornschein, J. & Bengio, Y. Reweighted wake-sleep. ICLR (2015).
     """
 
-    def __init__(self, data_dim, latent_dims, hidden_units=(),
-                 activation="tanh", seed=None, **kwargs):
+    def __init__(self, data_dim: int, latent_dims, hidden_units=(),
+                 activation: str = "tanh", seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        arch = _architecture_config(data_dim, latent_dims, hidden_units,
-                                    activation, seed)
-        if seed is not None:
-            _seeds.initializer_seeds(seed, 1)  # type check
-            if seed > _checks.INT32_MAX:
-                # The sampling seeds are int32: larger seeds would collide.
-                raise ValueError(
-                    f"`seed` must be an int in [0, 2**31) or None. Received: "
-                    f"seed={seed!r}")
-        self.data_dim = arch["data_dim"]
-        self.latent_dims = arch["latent_dims"]
-        self.hidden_units = arch["hidden_units"]
-        self.activation = activation
-        self.seed = seed
+        arch = self._set_architecture(data_dim, latent_dims, hidden_units,
+                                      activation, seed)
         self.generator = Generator(**arch, name="generator")
         self.recognizer = Recognizer(**arch, name="recognizer")
         self.seed_generator = keras.random.SeedGenerator(
@@ -347,33 +90,58 @@ class HelmholtzMachine(keras.Model):
             name: keras.metrics.Mean(name=name)
             for name in ("wake_loss", "sleep_loss", "elbo", "ess",
                          "log_likelihood")}
-        self.algorithm = objectives.Algorithm.WAKE_SLEEP
+        self.algorithm = Algorithm.WAKE_SLEEP
         self.num_samples = 1
-        self.recognizer_update = objectives.RecognizerUpdate.SLEEP
+        self.recognizer_update = RecognizerUpdate.SLEEP
         self.eval_num_samples = 100
         self.built = True
 
-    # ----------------------------------------------------------------- config
-    def get_config(self):
-        return {"name": self.name, "data_dim": self.data_dim,
-                "latent_dims": self.latent_dims,
-                "hidden_units": self.hidden_units,
-                "activation": self.activation, "seed": self.seed}
-
     @property
-    def metrics(self):
+    def metrics(self) -> list:
         return list(self._trackers.values())
 
     @property
-    def num_latent_bits(self):
+    def num_latent_bits(self) -> int:
         """Total number of binary latent units, sum(latent_dims)."""
         return sum(self.latent_dims)
 
+    @property
+    def optimizer(self) -> LinkedOptimizers | None:
+        """Both optimizers as Keras' callbacks see `model.optimizer`.
+
+        A `tfhm._optimizers.LinkedOptimizers` once compiled (None before):
+        `keras.callbacks.LearningRateScheduler` and `ReduceLROnPlateau` drive
+        the wake and the sleep optimizer, each from its own rate, and log the
+        rates they then use as `learning_rate_wake` and `learning_rate_sleep`;
+        setting `hm.optimizer.learning_rate` sets the wake rate and moves the
+        sleep rate with it (same ratio).
+        """
+        if getattr(self, "wake_optimizer", None) is None:
+            return None
+        return LinkedOptimizers(self.wake_optimizer, self.sleep_optimizer)
+
+    @optimizer.setter
+    def optimizer(self, value) -> None:
+        # keras.Model.compile assigns its default optimizer here; tfhm
+        # trains with `wake_optimizer` and `sleep_optimizer` instead.
+        if not getattr(self, "_in_keras_compile", False):
+            raise AttributeError(
+                "HelmholtzMachine has two optimizers: pass `wake_optimizer` "
+                "and `sleep_optimizer` to compile() (or set their "
+                f"learning_rate). Received: optimizer={value!r}")
+
     # ---------------------------------------------------------------- compile
     def compile(self, wake_optimizer="adam", sleep_optimizer="adam",
-                algorithm="wake_sleep", num_samples=None,
-                recognizer_update=None, eval_num_samples=100, **kwargs):
+                algorithm="wake_sleep", num_samples: int | None = None,
+                recognizer_update=None, eval_num_samples: int = 100,
+                **kwargs) -> None:
         """Configures training (the two-optimizer pattern of Keras' GAN guide).
+
+        Under a `mixed_float16` dtype policy both optimizers are wrapped in
+        `keras.optimizers.LossScaleOptimizer` (unless they already are, or
+        `auto_scale_loss=False`), as `keras.Model.compile` does for its one
+        optimizer; `train_step` then scales each phase's loss with its
+        optimizer's `scale_loss`.
 
         Args:
           wake_optimizer: optimizer of the generator and prior (wake phase).
@@ -391,8 +159,8 @@ class HelmholtzMachine(keras.Model):
           eval_num_samples: K of the importance-sampled `log_likelihood`
             reported by `evaluate` and on validation data.
           **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`,
-            `steps_per_execution`); `optimizer`, `loss` and `metrics` are not
-            accepted since the objectives are fixed.
+            `steps_per_execution`, `auto_scale_loss`); `optimizer`, `loss`
+            and `metrics` are not accepted since the objectives are fixed.
 
         Raises:
           ValueError: unknown algorithm or recognizer update, `num_samples`
@@ -406,14 +174,14 @@ class HelmholtzMachine(keras.Model):
                     f"HelmholtzMachine.compile does not take `{key}`: the "
                     "objectives are fixed; pass `wake_optimizer` and "
                     f"`sleep_optimizer`. Received: {key}={kwargs[key]!r}")
-        algorithm = objectives.Algorithm.parse(algorithm)
-        rws = algorithm == objectives.Algorithm.REWEIGHTED_WAKE_SLEEP
+        algorithm = Algorithm.parse(algorithm)
+        rws = algorithm == Algorithm.REWEIGHTED_WAKE_SLEEP
         num_samples = _checks.positive_int(
             "num_samples", (5 if rws else 1) if num_samples is None else num_samples)
         if recognizer_update is None:
             recognizer_update = "wake_sleep" if rws else "sleep"
-        recognizer_update = objectives.RecognizerUpdate.parse(recognizer_update)
-        if not rws and recognizer_update != objectives.RecognizerUpdate.SLEEP:
+        recognizer_update = RecognizerUpdate.parse(recognizer_update)
+        if not rws and recognizer_update != RecognizerUpdate.SLEEP:
             raise ValueError(
                 "algorithm='wake_sleep' trains the recognizer on dreams only: "
                 "recognizer_update must be 'sleep' (use "
@@ -421,9 +189,15 @@ class HelmholtzMachine(keras.Model):
                 f"Received: recognizer_update={recognizer_update.value!r}")
         self.eval_num_samples = _checks.positive_int("eval_num_samples",
                                                      eval_num_samples)
-        super().compile(**kwargs)
-        self.wake_optimizer = keras.optimizers.get(wake_optimizer)
-        self.sleep_optimizer = keras.optimizers.get(sleep_optimizer)
+        scale = (kwargs.pop("auto_scale_loss", True)
+                 and self.dtype_policy.name == "mixed_float16")
+        self._in_keras_compile = True
+        try:
+            super().compile(auto_scale_loss=False, **kwargs)
+        finally:
+            self._in_keras_compile = False
+        self.wake_optimizer = loss_scaled(keras.optimizers.get(wake_optimizer), scale)
+        self.sleep_optimizer = loss_scaled(keras.optimizers.get(sleep_optimizer), scale)
         self.wake_optimizer.build(self.generator.trainable_variables)
         self.sleep_optimizer.build(self.recognizer.trainable_variables)
         self.algorithm = algorithm
@@ -436,10 +210,10 @@ class HelmholtzMachine(keras.Model):
             "recognizer_update": recognizer_update.value,
             "eval_num_samples": self.eval_num_samples}
 
-    def get_compile_config(self):
+    def get_compile_config(self) -> dict | None:
         return getattr(self, "_hm_compile_config", None)
 
-    def compile_from_config(self, config):
+    def compile_from_config(self, config: dict) -> None:
         config = dict(config)
         config["wake_optimizer"] = keras.optimizers.deserialize(
             config["wake_optimizer"])
@@ -448,14 +222,8 @@ class HelmholtzMachine(keras.Model):
         self.compile(**config)
 
     # ------------------------------------------------------------ train/test
-    @staticmethod
-    def _unpack(data):
-        if isinstance(data, (tuple, list)):
-            data = data[0]
-        return data
-
-    def _prepare(self, x):
-        x = self._unpack(x)
+    def _prepare(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
         _checks.static_data_dim(x, self.data_dim)
         return tf.cast(x, tf.float32)
 
@@ -464,7 +232,9 @@ class HelmholtzMachine(keras.Model):
         seed = tf.cast(self.seed_generator.next(), tf.int32)
         generator_grads, recognizer_grads, logs = objectives.compute_gradients(
             self.generator, self.recognizer, x, seed, self.algorithm,
-            self.num_samples, self.recognizer_update)
+            self.num_samples, self.recognizer_update,
+            scale_losses=(self.wake_optimizer.scale_loss,
+                          self.sleep_optimizer.scale_loss))
         self.wake_optimizer.apply_gradients(
             zip(generator_grads, self.generator.trainable_variables))
         self.sleep_optimizer.apply_gradients(
@@ -474,97 +244,228 @@ class HelmholtzMachine(keras.Model):
         return {name: self._trackers[name].result() for name in logs}
 
     def test_step(self, data):
-        x = self._prepare(data)
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
-        log_w = objectives.log_importance_weights(
-            self.generator, self.recognizer, x, self.eval_num_samples, seed)[0]
-        self._trackers["elbo"].update_state(tf.reduce_mean(log_w, axis=0))
-        self._trackers["log_likelihood"].update_state(
-            evaluation.log_mean_exp(log_w, axis=0))
+        """Importance-sampled `elbo` and `log_likelihood` of one batch.
+
+        The batch is one block of `evaluation.block_estimates` with
+        K = `eval_num_samples`; its seed is the block seed of
+        `evaluate(..., seed=s)`, or else the next seed of the model's seed
+        generator.
+        """
+        if isinstance(data, dict) and _model_data.BLOCK_SEED in data:
+            x, seed = self._prepare(data["x"]), data[_model_data.BLOCK_SEED]
+        else:
+            x = self._prepare(data)
+            seed = tf.cast(self.seed_generator.next(), tf.int32)
+        block = evaluation.block_estimates(self, x, self.eval_num_samples, seed)
+        for name in ("elbo", "log_likelihood"):
+            self._trackers[name].update_state(block[name])
         return {name: self._trackers[name].result()
                 for name in ("elbo", "log_likelihood")}
 
     def call(self, inputs):
-        """Single-sample ELBO per example, float32 `[batch]` (used by predict)."""
+        """A one-sample ELBO per example, float32 `[batch]` (what `predict` returns).
+
+        `log p(x, z) - log q(z | x)` for one draw `z ~ q(z | x)` seeded by the
+        next seed of the model's seed generator: a noisy lower bound that
+        changes at every call. Use `elbo`, `log_likelihood` or `encode`
+        (with `seed=`) for reproducible numbers.
+        """
         x = self._prepare(inputs)
         seed = tf.cast(self.seed_generator.next(), tf.int32)
         return objectives.log_importance_weights(
             self.generator, self.recognizer, x, 1, seed)[0][0]
 
-    def _check_data(self, x, name="x"):
-        """Checks in-memory data (arrays, tensors, lists, `(x,)` tuples).
+    def _checked_input(self, x, name):
+        """Checks in-memory data now, and a `tf.data.Dataset` batch by batch.
 
-        Streams (`tf.data.Dataset`, `keras.utils.PyDataset`, generators) are
-        checked only for their static last dimension, at trace time.
+        Other streams (`keras.utils.PyDataset`, generators) are checked only
+        for their static last dimension, at trace time.
         """
-        if isinstance(x, tuple) and len(x) in (1, 2):
-            x = x[0]
-        if isinstance(x, (np.ndarray, tf.Tensor, tf.Variable, list)):
-            _checks.binary_data(x, self.data_dim, name)
+        if isinstance(x, tf.data.Dataset):
+            return _model_data.checked_dataset(x, name)
+        inner = x[0] if isinstance(x, tuple) and len(x) in (1, 2) else x
+        if isinstance(inner, _IN_MEMORY):
+            _checks.binary_data(inner, self.data_dim, name)
+        return x
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        """`keras.Model.fit`, after checking arrays of data (0/1, shape)."""
-        if x is not None:
-            self._check_data(x, "x")
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
+            callbacks=None, validation_split=0.0, validation_data=None,
+            shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """`keras.Model.fit`, with data checks and seeded shuffling.
+
+        Arrays are checked (0/1, shape) before training; a `tf.data.Dataset`
+        batch by batch, the first bad batch raising a `ValueError` before
+        its step (earlier batches have trained).
+
+        Reproducibility: with a model `seed` and arrays with `shuffle=True`
+        (the default), epoch e visits the examples in the stateless
+        permutation seeded `[seed, e]` (the `Trainer`'s order for the same
+        seed), so the weights after `fit` depend on the seed, the data and the
+        arguments only, not on `keras.utils.set_random_seed`. `y`,
+        `sample_weight`, `class_weight` and `steps_per_epoch` are refused
+        there (a Helmholtz machine has no targets). Datasets and generators
+        are visited in the order they give; a `keras.utils.PyDataset` with
+        `shuffle=True` is refused under a seed (Keras shuffles its batches
+        unseeded): pass `shuffle=False`.
+        """
+        x = self._checked_input(x, "x")
         if validation_data is not None:
-            self._check_data(validation_data, "validation_data")
-        return super().fit(x, y, *args, validation_data=validation_data,
-                           **kwargs)
+            validation_data = self._checked_input(validation_data, "validation_data")
+        common = dict(verbose=verbose, callbacks=callbacks,
+                      validation_steps=validation_steps,
+                      validation_batch_size=validation_batch_size,
+                      validation_freq=validation_freq)
+        if self.seed is not None and shuffle and isinstance(
+                x, keras.utils.PyDataset):
+            raise ValueError(
+                "A seeded HelmholtzMachine cannot reproduce Keras' shuffling of "
+                "a PyDataset's batches: pass shuffle=False (and shuffle inside "
+                "the PyDataset with your own seed). Received: shuffle=True")
+        with _model_data.raising_value_errors():
+            if self.seed is not None and shuffle and isinstance(x, _IN_MEMORY):
+                self._check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch)
+                history = self._fit_seeded(
+                    x, batch_size or 32, epochs, initial_epoch, validation_split,
+                    validation_data, common)
+            else:
+                history = super().fit(
+                    x, y, batch_size=batch_size, epochs=epochs,
+                    validation_split=validation_split,
+                    validation_data=validation_data, shuffle=shuffle,
+                    class_weight=class_weight, sample_weight=sample_weight,
+                    initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                    **common)
+        for optimizer, network in ((self.wake_optimizer, self.generator),
+                                   (self.sleep_optimizer, self.recognizer)):
+            optimizer.finalize_variable_values(network.trainable_variables)
+        return history
 
-    def evaluate(self, x=None, y=None, *args, **kwargs):
-        """`keras.Model.evaluate`; returns `elbo` and `log_likelihood` (nats).
+    @staticmethod
+    def _check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch):
+        for key, value in (("y", y), ("sample_weight", sample_weight),
+                           ("class_weight", class_weight),
+                           ("steps_per_epoch", steps_per_epoch)):
+            if value is not None:
+                raise ValueError(
+                    f"HelmholtzMachine.fit with a seed and shuffle=True does not "
+                    f"take `{key}` (a Helmholtz machine learns from x alone); "
+                    f"pass shuffle=False to use it. Received: {key}={value!r}")
 
-        `log_likelihood` is importance-sampled with `eval_num_samples` (set in
-        `compile`; 100 by default) draws per example.
+    def _fit_seeded(self, x, batch_size, epochs, initial_epoch,
+                    validation_split, validation_data, common):
+        x = _checks.binary_array(x, self.data_dim)
+        if validation_split:
+            if validation_data is not None:
+                raise ValueError(
+                    "Pass `validation_data` or `validation_split`, not both. "
+                    f"Received: validation_split={validation_split!r}")
+            # Keras' rule: the last fraction of the examples, before shuffling.
+            split_at = int(math.floor(len(x) * (1.0 - validation_split)))
+            x, validation_data = x[:split_at], (x[split_at:],)
+        batch_size = _checks.positive_int("batch_size", batch_size)
+        dataset = _model_data.seeded_epochs(x, batch_size, self.seed,
+                                            initial_epoch, epochs)
+        return super().fit(dataset, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
+                           steps_per_epoch=math.ceil(len(x) / batch_size),
+                           validation_data=validation_data, **common)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto",
+                 sample_weight=None, steps=None, callbacks=None,
+                 return_dict=False, seed=None, **kwargs):
+        """`keras.Model.evaluate`: importance-sampled `elbo`, `log_likelihood` (nats).
+
+        Means over the examples of K = `eval_num_samples` (set in `compile`;
+        100 by default) draws of q per example.
+
+        Seeds: with `seed=s` (an int or an int tensor `[2]`; in-memory `x`
+        only) the batches are the blocks of `evaluation.importance_sampled`
+        and the draws are its draws, so `log_likelihood` equals
+        `hm.log_likelihood(x, eval_num_samples, seed=s).mean()` (and the
+        diagnostics' and `tfhm evaluate --seed s`'s numbers) up to float32
+        rounding of the mean; `batch_size` must then be left out. Without a
+        seed every batch draws the next seed of the model's seed generator.
         """
-        if x is not None:
-            self._check_data(x, "x")
-        return super().evaluate(x, y, *args, **kwargs)
+        if seed is None:
+            with _model_data.raising_value_errors():
+                return super().evaluate(
+                    self._checked_input(x, "x"), y, batch_size=batch_size,
+                    verbose=verbose, sample_weight=sample_weight, steps=steps,
+                    callbacks=callbacks, return_dict=return_dict, **kwargs)
+        if not isinstance(x, _IN_MEMORY) or y is not None or sample_weight is not None:
+            raise ValueError(
+                "evaluate(seed=...) takes in-memory x alone (an array, tensor "
+                f"or list). Received: x of type {type(x).__name__}, y={y!r}, "
+                f"sample_weight={sample_weight!r}")
+        rows = evaluation.block_rows(self, self.eval_num_samples)
+        if batch_size is not None or steps is not None:
+            raise ValueError(
+                f"evaluate(seed=...) evaluates in the blocks of "
+                f"evaluation.importance_sampled ({rows} examples here): leave "
+                f"out batch_size and steps. Received: batch_size={batch_size!r}, "
+                f"steps={steps!r}")
+        blocks = _model_data.seeded_blocks(
+            _checks.binary_array(x, self.data_dim), rows,
+            _seeds.to_stateless(seed, self.seed_generator))
+        return super().evaluate(blocks, verbose=verbose, callbacks=callbacks,
+                                return_dict=return_dict, **kwargs)
 
     # ----------------------------------------------------------- densities
-    def _reduce_log_weights(self, x, num_samples, seed, reduction):
-        x = _checks.binary_data(x, self.data_dim)
-        num_samples = _checks.positive_int("num_samples", num_samples,
-                                           upper=_checks.INT32_MAX)
-        return evaluation.chunked_log_weight_reduction(
-            self, x, num_samples, _to_seed(seed, self.seed_generator),
-            reduction=reduction)
-
-    def elbo(self, x, num_samples=1, seed=None):
-        """The variational lower bound per example (lesson eqs. 9-10).
+    def elbo(self, x, num_samples: int = 1, seed=None) -> tf.Tensor:
+        """The variational lower bound per example (Hinton et al. 1995).
 
         `ELBO(x) = E_q[log p(x, z) - log q(z | x)]`, estimated by the mean over
-        `num_samples` draws of q.
+        `num_samples` draws of q: the `elbo` of
+        `evaluation.importance_sampled` (same draws as `log_likelihood` for
+        the same seed and K).
 
         Args:
           x: `[batch, data_dim]` of 0/1 values (bool, int or float).
           num_samples: draws of q per example.
-          seed: None, an int, or an int tensor `[2]`.
+          seed: None (the model's seed generator), an int, or an int tensor
+            `[2]`.
 
         Returns:
           float32 `[batch]`, nats.
         """
-        return self._reduce_log_weights(x, num_samples, seed, "mean")
+        return tf.constant(evaluation.importance_sampled(
+            self, x, num_samples, seed)["elbo"])
 
-    def log_likelihood(self, x, num_samples=1000, seed=None):
+    def log_likelihood(self, x, num_samples: int = 1000, seed=None) -> tf.Tensor:
         """Importance-sampled `log p(x) ~ log mean_k p(x, z_k) / q(z_k | x)`.
 
         A stochastic lower bound whose expectation rises with `num_samples`
-        to `log p(x)` (Burda et al. 2016); computed with log-sum-exp in chunks
-        of the K draws, so K = 5000 on 100 MNIST images fits in a few GB.
+        to `log p(x)` (Burda et al. 2016), computed by
+        `evaluation.importance_sampled` in memory-bounded blocks, so K = 5000
+        on 100 MNIST images fits in a few hundred MB.
 
         Args:
           x: `[batch, data_dim]` of 0/1 values.
           num_samples: K, draws of q per example.
-          seed: None, an int, or an int tensor `[2]`.
+          seed: None (the model's seed generator), an int, or an int tensor
+            `[2]`; the same seed gives the same numbers as the diagnostics,
+            `evaluate(seed=...)` and `tfhm evaluate --seed`.
 
         Returns:
           float32 `[batch]`, nats.
-        """
-        return self._reduce_log_weights(x, num_samples, seed, "log_mean_exp")
 
-    def exact_log_likelihood(self, x):
-        """`log p(x) = log sum_z p(x | z) p(z)` by enumeration (lesson eq. 3).
+        #### Examples
+
+        ```python
+        import tfhm
+        x, _ = tfhm.datasets.load_digits()
+        hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+        a = hm.log_likelihood(x[:10], num_samples=100, seed=1)
+        b = hm.log_likelihood(x[:10], num_samples=100, seed=1)
+        assert (a.numpy() == b.numpy()).all()
+        ```
+        """
+        return tf.constant(evaluation.importance_sampled(
+            self, x, num_samples, seed)["log_likelihood"])
+
+    def exact_log_likelihood(self, x) -> tf.Tensor:
+        """`log p(x) = log sum_z p(x | z) p(z)` by enumeration.
 
         Sums over all `2**sum(latent_dims)` latent states in chunks; feasible
         up to `tfhm.evaluation.MAX_EXACT_LATENT_BITS` (24) bits.
@@ -582,7 +483,42 @@ class HelmholtzMachine(keras.Model):
         x = _checks.binary_data(x, self.data_dim)
         return evaluation.exact_log_likelihood(self.generator, x)
 
-    def sample(self, num_samples, seed=None):
+    def encode(self, x, num_samples: int = 1, seed=None) -> dict:
+        """Posterior means and draws of every latent layer: the exported `encode`'s twin.
+
+        Args:
+          x: `[batch, data_dim]` of 0/1 values.
+          num_samples: K, ancestral draws of q per example.
+          seed: None (the model's seed generator), an int, or an int tensor
+            `[2]`. The draw is `Recognizer.sample(x, K, seed)`: for K = 1, the
+            exported recognizer's `encode(x, seed)` gives the same `z1..zL`.
+
+        Returns:
+          A dict: `z1_probs` .. `zL_probs` float32 `[batch, d_l]` (the
+          deterministic bottom-up means of `Recognizer.call`; exactly
+          `q(z_1 = 1 | x)` for the first layer) and `z1` .. `zL` float32 0/1
+          `[num_samples, batch, d_l]`.
+
+        #### Examples
+
+        ```python
+        import tfhm
+        x, _ = tfhm.datasets.load_digits()
+        hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8, 4), seed=0)
+        codes = hm.encode(x[:5], num_samples=3, seed=1)
+        assert codes["z1"].shape == (3, 5, 8) and codes["z2_probs"].shape == (5, 4)
+        ```
+        """
+        x = _checks.binary_data(x, self.data_dim)
+        num_samples = _checks.positive_int("num_samples", num_samples,
+                                           upper=_checks.INT32_MAX)
+        latents, _ = self.recognizer.sample(
+            x, num_samples, _seeds.to_stateless(seed, self.seed_generator))
+        result = {f"z{l + 1}_probs": m for l, m in enumerate(self.recognizer(x))}
+        result.update({f"z{l + 1}": z for l, z in enumerate(latents)})
+        return result
+
+    def sample(self, num_samples: int, seed=None) -> dict:
         """Draws from the generative model.
 
         Args:
@@ -597,5 +533,5 @@ class HelmholtzMachine(keras.Model):
         """
         num_samples = _checks.positive_int("num_samples", num_samples,
                                            upper=_checks.INT32_MAX)
-        return self.generator.sample(num_samples,
-                                     _to_seed(seed, self.seed_generator))
+        return self.generator.sample(
+            num_samples, _seeds.to_stateless(seed, self.seed_generator))

@@ -5,7 +5,7 @@ call `compute_gradients`; the math of each phase is written once, here.
 
 Notation: x `[batch, data_dim]` data, z = (z_1, ..., z_L) latents from the
 layer next to the data up to the top, K = `num_samples` draws of q per
-example, `log w_k = log p(x, z_k) - log q(z_k | x)` (lesson eqs. 8-10).
+example, `log w_k = log p(x, z_k) - log q(z_k | x)` (Bornschein & Bengio 2015, Section 2).
 
 Wake phase (generator and prior):
   loss_p = - sum_k w~_k log p(x, z_k),  z_k ~ q(z | x)
@@ -28,6 +28,7 @@ the batch); for wake-sleep `w~_k = 1 / K` (K = 1 is the classic algorithm).
 
 import tensorflow as tf
 
+from tfhm import _seeds
 from tfhm.algorithms import Algorithm, RecognizerUpdate
 
 __all__ = [
@@ -44,8 +45,11 @@ __all__ = [
 
 
 def split_seed(seed, num):
-    """`num` independent stateless seeds `[num, 2]` int32 from one seed `[2]`."""
-    return tf.random.experimental.stateless_split(seed, num)
+    """`num` independent stateless seeds `[num, 2]` int32 from one seed `[2]`.
+
+    Kept for compatibility: `tfhm._seeds.split`.
+    """
+    return _seeds.split(seed, num)
 
 
 def log_importance_weights(generator, recognizer, x, num_samples, seed):
@@ -140,7 +144,8 @@ def _reduce(per_example, global_batch_size):
 
 
 def compute_gradients(generator, recognizer, x, seed, algorithm, num_samples,
-                      recognizer_update, global_batch_size=None):
+                      recognizer_update, global_batch_size=None,
+                      scale_losses=None):
     """One wake-sleep step's gradients, one tape per network.
 
     Args:
@@ -153,6 +158,11 @@ def compute_gradients(generator, recognizer, x, seed, algorithm, num_samples,
       global_batch_size: under `tf.distribute`, the global batch size: the
         losses are then `sum / global_batch_size` on each replica, so that
         the all-reduced gradient is the global mean. `None`: the mean.
+      scale_losses: None, or a pair of callables `(wake_scale, sleep_scale)`
+        applied to the generator's and the recognizer's loss before
+        differentiation, e.g. the `scale_loss` of two
+        `keras.optimizers.LossScaleOptimizer`s (whose `apply_gradients`
+        unscales). The logged losses are never scaled.
 
     Returns:
       `(generator_grads, recognizer_grads, logs)`: gradient lists aligned with
@@ -160,7 +170,7 @@ def compute_gradients(generator, recognizer, x, seed, algorithm, num_samples,
       `logs` a dict of scalars `wake_loss` (the generator's loss),
       `sleep_loss` (the recognizer's loss), `elbo`, `ess` (batch means).
     """
-    wake_seed, sleep_seed = tf.unstack(split_seed(seed, 2))
+    wake_seed, sleep_seed = tf.unstack(_seeds.split(seed, 2))
     with tf.GradientTape() as generator_tape, tf.GradientTape() as recognizer_tape:
         wake = wake_losses(generator, recognizer, x, num_samples, wake_seed,
                            algorithm)
@@ -176,10 +186,14 @@ def compute_gradients(generator, recognizer, x, seed, algorithm, num_samples,
             else:
                 recognizer_loss = 0.5 * (
                     _reduce(wake["recognizer"], global_batch_size) + sleep)
+        generator_target, recognizer_target = generator_loss, recognizer_loss
+        if scale_losses is not None:
+            generator_target = scale_losses[0](generator_loss)
+            recognizer_target = scale_losses[1](recognizer_loss)
     generator_grads = generator_tape.gradient(
-        generator_loss, generator.trainable_variables)
+        generator_target, generator.trainable_variables)
     recognizer_grads = recognizer_tape.gradient(
-        recognizer_loss, recognizer.trainable_variables)
+        recognizer_target, recognizer.trainable_variables)
     logs = {
         "wake_loss": generator_loss,
         "sleep_loss": recognizer_loss,

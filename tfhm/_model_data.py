@@ -1,0 +1,131 @@
+"""The inputs `HelmholtzMachine.fit`/`evaluate` build or check (private).
+
+- `seeded_epochs`: arrays as a `tf.data` pipeline of seeded epoch
+  permutations, so that `HelmholtzMachine(seed=s).fit(x, shuffle=True)`
+  visits the data in the same order every run (the Trainer's order:
+  `index_shuffle` seeded `_seeds.data_order(s, epoch)`).
+- `seeded_blocks`: arrays as the blocks of `evaluation.importance_sampled`,
+  each with its block seed, for `evaluate(x, seed=s)`.
+- `checked_dataset`: a `tf.data.Dataset` whose batches are checked for 0/1
+  values on the fly (the message of the arrays' check), and
+  `bad_values_error` turning that failure into a `ValueError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfhm import _seeds
+
+__all__ = ["BLOCK_SEED", "bad_values_error", "checked_dataset",
+           "raising_value_errors", "seeded_blocks", "seeded_epochs"]
+
+# The key of a block's stateless seed in the elements of `seeded_blocks`.
+BLOCK_SEED = "tfhm_block_seed"
+
+_OPEN, _CLOSE = "<tfhm-bad-values>", "</tfhm-bad-values>"
+
+
+def seeded_epochs(x: np.ndarray, batch_size: int, seed: int,
+                  initial_epoch: int, epochs: int) -> tf.data.Dataset:
+    """Batches of epochs `initial_epoch .. epochs - 1`, each in its own order.
+
+    Epoch e visits the examples in the stateless permutation
+    `index_shuffle(i, seed=_seeds.data_order(seed, e))`, the Trainer's.
+
+    Args:
+      x: float32 `[n, data_dim]`.
+      batch_size: examples per batch (the last batch of an epoch may be
+        smaller).
+      seed: the model's int seed.
+      initial_epoch, epochs: as in `keras.Model.fit`.
+
+    Returns:
+      A dataset of float32 `[batch, data_dim]`, `ceil(n / batch_size)`
+      batches per epoch.
+    """
+    data = tf.constant(x)
+    n = len(x)
+    steps = math.ceil(n / batch_size)
+
+    def batch(epoch, step):
+        start = step * batch_size
+        size = tf.minimum(tf.constant(batch_size, tf.int64), n - start)
+        positions = tf.random.experimental.index_shuffle(
+            tf.range(start, start + size), seed=_seeds.data_order(seed, epoch),
+            max_index=tf.constant(n - 1, tf.int64))
+        return tf.gather(data, positions)
+
+    def epoch_batches(epoch):
+        steps_ds = tf.data.Dataset.range(steps)
+        return steps_ds.map(lambda step: batch(epoch, step))
+
+    return tf.data.Dataset.range(initial_epoch, epochs).flat_map(
+        epoch_batches).prefetch(tf.data.AUTOTUNE)
+
+
+def seeded_blocks(x: np.ndarray, rows: int, seed: tf.Tensor) -> tf.data.Dataset:
+    """`{"x": block j, BLOCK_SEED: fold_in(seed, j)}` for consecutive blocks."""
+    def element(j, block):
+        return {"x": block, BLOCK_SEED: tf.random.experimental.stateless_fold_in(
+            seed, tf.cast(j, tf.int32))}
+    return tf.data.Dataset.from_tensor_slices(x).batch(rows).enumerate().map(element)
+
+
+def _message(x, bad, count, name, batch_index):
+    where = tf.concat([tf.where(bad), tf.zeros([1, 2], tf.int64)], axis=0)[0]
+    value = tf.gather_nd(x, where)
+    return tf.strings.format(
+        _OPEN + "`{}` must contain only the values 0 and 1 (binarize grey-scale "
+        "data first, e.g. with tfhm.datasets.binarize). Received: {}[{}, {}]={} "
+        "in batch {} of the dataset ({} bad values in that batch)" + _CLOSE,
+        (name, name, where[0], where[1], value, batch_index, count))
+
+
+def _checked_batch(batch_index, element, name):
+    x = element[0] if isinstance(element, tuple) else element
+    bad = tf.logical_not(tf.logical_or(tf.equal(x, 0), tf.equal(x, 1)))
+    count = tf.reduce_sum(tf.cast(bad, tf.int64))
+    ok = tf.equal(count, 0)
+    message = tf.cond(ok, lambda: tf.constant(""),
+                      lambda: _message(x, bad, count, name, batch_index))
+    with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
+        return tf.nest.map_structure(tf.identity, element)
+
+
+def checked_dataset(dataset: tf.data.Dataset, name: str = "x") -> tf.data.Dataset:
+    """`dataset` whose batches fail on values other than 0 and 1 (NaN included).
+
+    The check runs in the input pipeline (outside an XLA-compiled step, where
+    assertions would be dropped): a bad batch fails when it is fetched, so
+    its training step never runs. Batches before it have trained.
+    Elements are a batch `x` or a tuple whose first entry is `x`.
+    """
+    if isinstance(dataset.element_spec, dict):
+        return dataset
+    return dataset.enumerate().map(
+        lambda i, element: _checked_batch(i, element, name))
+
+
+def bad_values_error(error: Exception) -> ValueError | None:
+    """The `ValueError` for a failure of `checked_dataset`, or None."""
+    found = re.search(re.escape(_OPEN) + "(.*?)" + re.escape(_CLOSE),
+                      str(error), re.DOTALL)
+    return None if found is None else ValueError(found.group(1))
+
+
+@contextlib.contextmanager
+def raising_value_errors():
+    """Re-raises a `checked_dataset` failure as the `ValueError` it stands for."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        value_error = bad_values_error(error)
+        if value_error is None:
+            raise
+        raise value_error from None
