@@ -154,6 +154,75 @@ def test_resume_in_process_gives_identical_weights(tmp_path):
                  [v.numpy() for v in resumed.weights])
 
 
+def _snapshot(folder):
+    """Every file under `folder`: its bytes and its modification time."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_resume_of_a_finished_run_changes_nothing(tmp_path, capsys):
+    # Issue 11.5: resuming a finished run rewrote metrics.csv (0 -> 0.0) and
+    # config.json. Now nothing on disk changes (bytes and modification
+    # times of every file, TensorBoard events included), the caller learns
+    # that the run is complete, and the model holds the run's final weights.
+    config = TrainConfig(batch_size=60, epochs=2, eval_max_examples=40,
+                         eval_num_samples=5)
+    run = tmp_path / "run"
+    trained = _small_hm(data_dim=16)
+    history = Trainer(trained, config, run_dir=run, logdir=run / "tb",
+                      verbose=0).fit(X_BARS)
+    (run / "metrics.json").write_text('{"train_seconds": 16.87}')  # the CLI's
+    assert RunDir(run).is_complete() and not RunDir(run).is_complete(3)
+    before = _snapshot(run)
+    assert "metrics.csv" in before and "config.json" in before
+    for epochs in (2, 1):  # the run's epochs, or fewer
+        resumed = _small_hm(seed=7, data_dim=16)
+        trainer = Trainer(resumed, config.replace(epochs=epochs), run_dir=run,
+                          logdir=run / "tb", verbose=1)
+        got = trainer.fit(X_BARS, resume=True)
+        assert trainer.already_complete
+        assert _snapshot(run) == before
+        assert got == history  # the saved rows, read back exactly
+        _assert_same([v.numpy() for v in resumed.weights],
+                     [v.numpy() for v in trained.weights])
+        assert f"already complete (2/{epochs} epochs); nothing was changed" in \
+            capsys.readouterr().err
+    # More epochs asked: the run goes on, and is then complete again.
+    longer = Trainer(_small_hm(data_dim=16), config.replace(epochs=3), run_dir=run,
+                     verbose=0)
+    assert len(longer.fit(X_BARS, resume=True)) == 3 and not longer.already_complete
+    assert RunDir(run).is_complete() and RunDir(run).is_complete(3)
+    # A corrupt newest checkpoint: not complete (resuming falls back and trains).
+    latest = RunDir(run).latest_checkpoint()
+    data_file = next((run / "checkpoints").glob(os.path.basename(latest) + ".data-*"))
+    data_file.write_bytes(data_file.read_bytes()[:100])
+    assert not RunDir(run).is_complete()
+
+
+def test_trainer_takes_optimizers():
+    # The optimizers given are the ones used: the same weights as fit with
+    # the same optimizers; by default Adam with the config's rates.
+    x = X_DIGITS[:200]
+    by_fit = _small_hm()
+    by_fit.compile(wake_optimizer=keras.optimizers.SGD(0.05, momentum=0.5),
+                   sleep_optimizer=keras.optimizers.RMSprop(1e-3),
+                   algorithm="wake_sleep", jit_compile=False)
+    by_fit.fit(x, batch_size=50, epochs=1, shuffle=False, verbose=0)
+    by_loop = _small_hm()
+    wake = keras.optimizers.SGD(0.05, momentum=0.5)
+    config = TrainConfig(algorithm="wake_sleep", batch_size=50, epochs=1,
+                         shuffle=False, eval_max_examples=0)
+    Trainer(by_loop, config, wake_optimizer=wake,
+            sleep_optimizer=keras.optimizers.RMSprop(1e-3), verbose=0).fit(x)
+    assert by_loop.wake_optimizer is wake
+    _assert_same(_state(by_fit), _state(by_loop))
+    default = _small_hm()
+    Trainer(default, config.replace(lr_wake=0.02, lr_sleep=0.03), verbose=0)
+    assert isinstance(default.wake_optimizer, keras.optimizers.Adam)
+    assert np.isclose(float(default.wake_optimizer.learning_rate), 0.02)
+    assert np.isclose(float(default.sleep_optimizer.learning_rate), 0.03)
+
+
 def test_run_dir_guards(tmp_path):
     config = TrainConfig(batch_size=60, epochs=1, eval_max_examples=0)
     run = tmp_path / "run"
@@ -161,10 +230,12 @@ def test_run_dir_guards(tmp_path):
     (run / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="already holds a tfhm run"):
         Trainer(_small_hm(data_dim=16), config, run_dir=run, verbose=0).fit(X_BARS)
-    with pytest.raises(ValueError, match=r"(?s)different architecture.*latent_dims: checkpoint \(6, 4\), this model \(5,\)"):
+    with pytest.raises(ValueError, match=r"(?s)different architecture.*"
+                       r"latent_dims: checkpoint \(6, 4\), this model \(5,\)"):
         Trainer(_small_hm(data_dim=16, latent_dims=(5,)), config, run_dir=run,
                 verbose=0).fit(X_BARS, resume=True)
-    with pytest.raises(ValueError, match=r"(?s)different training settings.*lr_wake: checkpoint 0.001, now 0.5"):
+    with pytest.raises(ValueError, match=r"(?s)different training settings.*"
+                       r"lr_wake: checkpoint 0.001, now 0.5"):
         Trainer(_small_hm(data_dim=16), config.replace(lr_wake=0.5), run_dir=run,
                 verbose=0).fit(X_BARS, resume=True)
     with pytest.raises(ValueError, match="240 examples.*Received: 100"):

@@ -33,15 +33,15 @@ class ProgressBar:
 
     #### Examples
 
-    >>> import io
-    >>> from tfhm.progress import ProgressBar
-    >>> stream = io.StringIO()
-    >>> bar = ProgressBar(10, "epoch 1/3", enabled=True, stream=stream,
-    ...                   min_interval=0)
-    >>> bar.update(4, {"elbo": -3.25})
-    >>> "4/10" in stream.getvalue() and "elbo -3.25" in stream.getvalue()
-    True
-    >>> bar.close()
+    ```python
+    import io
+    from tfhm.progress import ProgressBar
+    stream = io.StringIO()
+    bar = ProgressBar(10, "epoch 1/3", enabled=True, stream=stream, min_interval=0)
+    bar.update(4, {"elbo": -3.25})  # "epoch 1/3  40% |########....| 4/10 [..] elbo -3.25"
+    assert "4/10" in stream.getvalue() and "elbo -3.25" in stream.getvalue()
+    bar.close()
+    ```
     """
 
     def __init__(self, total: int, description: str = "",

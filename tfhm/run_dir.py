@@ -20,14 +20,16 @@ checkpoints and models import it when called.
 
 #### Examples
 
->>> import tempfile
->>> from tfhm.run_dir import RunDir
->>> run = RunDir(tempfile.mkdtemp())
->>> run.holds_run()
-False
->>> run.check_new(overwrite=False)        # an empty folder may take a run
->>> import os; os.path.basename(run.metrics_csv)
-'metrics.csv'
+```python
+from tfhm.run_dir import RunDir
+run = RunDir("runs/example")
+assert not run.holds_run()
+run.check_new(overwrite=False)            # a new folder may take a run
+run.write_metrics([{"epoch": 1, "elbo": -20.5}], append=False)
+run.write_metrics([{"epoch": 2, "elbo": -19.25}], append=True)
+assert run.read_metrics() == [{"epoch": 1, "elbo": -20.5}, {"epoch": 2, "elbo": -19.25}]
+print(run.metrics_csv)                    # runs/example/metrics.csv
+```
 """
 
 from __future__ import annotations

@@ -45,12 +45,14 @@ class TrainConfig:
 
     #### Examples
 
-    >>> from tfhm.training.config import TrainConfig
-    >>> config = TrainConfig(epochs=20, lr_wake=3e-3, lr_sleep=3e-3)
-    >>> config.replace(epochs=40).epochs
-    40
-    >>> TrainConfig.fields()["epochs"].metadata["resumable"]
-    True
+    ```python
+    from tfhm.training.config import TrainConfig
+    config = TrainConfig(epochs=20, lr_wake=3e-3, lr_sleep=3e-3)
+    longer = config.replace(epochs=40)    # checked again
+    for name, field in TrainConfig.fields().items():  # what the CLI's flags are made of
+        print(f"--{name.replace('_', '-')}", field.default, field.metadata["help"])
+    assert "epochs" in TrainConfig.resumable_fields()
+    ```
 
     #### References
 

@@ -100,15 +100,22 @@ class Trainer:
     #### Examples
 
     ```python
+    import keras
     import tfhm
-    x_train, x_test = tfhm.datasets.load_digits()
-    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(16, 8),
-                               hidden_units=(64,), seed=0)
-    config = tfhm.TrainConfig(epochs=2, batch_size=100, lr_wake=3e-3,
-                              lr_sleep=3e-3, seed=0)
-    trainer = tfhm.Trainer(hm, config, run_dir="runs/digits", verbose=0)
-    history = trainer.fit(x_train, validation_data=x_test)  # one dict per epoch
-    # After an interruption: the same lines with fit(..., resume=True).
+    x, _ = tfhm.datasets.make_bars(200, seed=0)  # [200, 16] 0/1
+    config = tfhm.TrainConfig(epochs=2, batch_size=50, eval_max_examples=50,
+                              eval_num_samples=10)
+    hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=0)
+    trainer = tfhm.Trainer(hm, config, run_dir="runs/bars", verbose=0,
+                           wake_optimizer=keras.optimizers.SGD(0.1))  # sleep: Adam
+    history = trainer.fit(x)               # one dict per epoch
+    print(history[-1]["val_log_likelihood"])
+    # Resuming a finished run restores its weights and writes nothing:
+    hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=1)
+    trainer = tfhm.Trainer(hm, config, run_dir="runs/bars", verbose=0,
+                           wake_optimizer=keras.optimizers.SGD(0.1))
+    assert trainer.fit(x, resume=True) == history  # read back from the run folder
+    assert trainer.already_complete
     ```
     """
 
