@@ -21,6 +21,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["tfhm", "tfhm.*"]),
+    # The shipped models of tfhm.pretrained (checked against manifest.json).
+    package_data={"tfhm.pretrained": ["manifest.json", "*.keras"]},
     install_requires=[
         "tensorflow>=2.16",
         "tensorflow-probability[tf]>=0.24",
