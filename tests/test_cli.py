@@ -1,14 +1,16 @@
 """Tests of the `tfhm` command line: train, evaluate, sample, export, bad input."""
 
+import contextlib
 import csv
+import io
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
-import types
 
 import keras
 import numpy as np
@@ -33,10 +35,18 @@ def _run(argv, capsys):
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_train(tmp_path_factory):
+    """A finished tiny run: (folder, stdout, stderr) of its `tfhm train`."""
     run = tmp_path_factory.mktemp("cli") / "run"
-    assert cli.main(TINY + ["--out", str(run)]) == 0
-    return run
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        assert cli.main(TINY + ["--out", str(run)]) == 0
+    return run, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_train):
+    return tiny_train[0]
 
 
 def test_train_writes_the_run_folder(tiny_run):
@@ -48,10 +58,15 @@ def test_train_writes_the_run_folder(tiny_run):
     # 64 samples of 4x4 bars in an 8x8 grid, 4 screen pixels per data pixel
     # and 1 pixel of border: 8 * (4 * 4 + 1) + 1 = 137.
     assert plotting.grid_size(64, 16, cols=8) == (137, 137)
+    # Issue 11.13: the run folder's grids are upscaled to >= 400 pixels (13
+    # screen pixels per data pixel: 8 * (4 * 13 + 1) + 1 = 425) under a
+    # title band; the reconstructions have a label margin on the left.
     with Image.open(tiny_run / "samples.png") as image:
-        assert image.size == (137, 137) and image.mode == "L"
+        assert image.width == 425 and image.height > 425 and image.mode == "L"
+        assert "Bernoulli means" in image.text["Title"]
     with Image.open(tiny_run / "reconstructions.png") as image:
-        assert image.size == (137, 137)  # 32 examples + 32 reconstructions
+        assert image.width > 425 and image.height > 425  # 32 examples + 32 reconstructions
+        assert "reconstructions" in image.text["Title"]
     with Image.open(tiny_run / "curves.png") as image:
         assert image.size == (800, 350)
     with open(tiny_run / "metrics.csv", newline="") as handle:
@@ -91,28 +106,30 @@ def test_evaluate_prints_bounds(tiny_run, capsys):
 
 def test_sample_writes_a_grid(tiny_run, tmp_path, capsys):
     out = tmp_path / "grid.png"
+    bare = ["--scale", "4", "--no-title"]  # the bare grid of plotting.grid_size
     status, stdout, _ = _run(["sample", str(tiny_run), "-n", "10", "--out",
-                              str(out), "--seed", "3"], capsys)
+                              str(out), "--seed", "3"] + bare, capsys)
     assert status == 0
     with Image.open(out) as image:
         # ceil(sqrt(10)) = 4 columns, 3 rows of 4x4 images at scale 4.
         assert image.size == (4 * 17 + 1, 3 * 17 + 1)
         first = np.asarray(image)
     assert json.loads(stdout)["width"] == 69
-    _run(["sample", str(tiny_run), "-n", "10", "--out", str(out), "--seed", "3"], capsys)
+    _run(["sample", str(tiny_run), "-n", "10", "--out", str(out), "--seed", "3",
+          "--overwrite"] + bare, capsys)
     with Image.open(out) as image:
         np.testing.assert_array_equal(np.asarray(image), first)  # same seed
 
 
-def test_export_is_delegated(monkeypatch, capsys):
-    calls = []
-    fake = types.ModuleType("tfhm.export")
-    fake.export_cli = lambda argv: calls.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "tfhm.export", fake)
-    assert cli.main(["export", "RUN", "--format", "x"]) == 0
-    assert calls == [["RUN", "--format", "x"]]
+def test_export_is_a_subcommand_of_the_same_parser(monkeypatch, capsys):
+    # Issue 10: `tfhm export` is parsed by the one parser (an unknown option
+    # is a one-line usage error, exit 2); an installation without the
+    # exporter still says so in one line.
+    status, _, err = _run(["export", "RUN", "--out", "x", "--format", "y"], capsys)
+    assert status == 2 and "unrecognized arguments: --format y" in err
+    assert "usage:" not in err
     monkeypatch.setitem(sys.modules, "tfhm.export", None)  # import fails
-    status, _, err = _run(["export", "RUN"], capsys)
+    status, _, err = _run(["export", "RUN", "--out", "x"], capsys)
     assert status == 2 and "tfhm.export" in err
 
 
@@ -229,3 +246,240 @@ def test_sigkill_after_second_checkpoint_then_resume_is_bitwise(tmp_path):
             return [{k: v for k, v in row.items() if "second" not in k}
                     for row in csv.DictReader(handle)]
     assert rows(killed) == rows(straight) and len(rows(straight)) == 12
+
+
+# ------------------------------------------------ issue 11: what a user hits
+def _files(folder):
+    """Every file under `folder` with its bytes and modification time."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_train_ends_with_the_model_beside_the_mixture_baseline(tiny_train):
+    # Issue 11.4: the last line of stderr compares the model's exact
+    # validation log-likelihood with a 48-component mixture of Bernoullis
+    # fitted to the same training data and scored on the same validation data.
+    run, out, err = tiny_train
+    result = json.loads(out)
+    x_train, _ = tfhm.datasets.make_bars(2000, seed=0)
+    x_valid, _ = tfhm.datasets.make_bars(500, seed=1)
+    mixture = tfhm.baselines.fit_bernoulli_mixture(x_train, 48, seed=0)
+    np.testing.assert_allclose(result["baseline_val_log_likelihood"],
+                               mixture.log_prob(x_valid).mean(), rtol=1e-12)
+    assert result["compared_model_val_log_likelihood"] == result["val_exact_log_likelihood"]
+    assert result["compared_val_examples"] == 500
+    line = err.strip().splitlines()[-1]
+    assert re.search(r"on 500 examples: model -\d+\.\d{3} nats \(exact\) vs mixture of "
+                     r"48 Bernoullis -\d+\.\d{3} nats", line), line
+    assert f"{result['baseline_val_log_likelihood']:.3f}" in line
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["baseline_val_log_likelihood"] == result["baseline_val_log_likelihood"]
+
+
+def test_resume_of_a_finished_run_changes_nothing(tiny_run, tmp_path, capsys):
+    # Issue 11.5: exit 0, "already complete", not one byte or mtime changed.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = _files(run)
+    status, out, err = _run(["train", "--resume", "--out", str(run)], capsys)
+    assert status == 0 and out == ""
+    assert "already complete (2/2 epochs); nothing was changed" in err
+    assert _files(run) == before
+
+
+def test_mnist_given_a_npy_file_says_what_it_expects(tmp_path, capsys):
+    # Issue 11.6: a one-line error instead of a TypeError traceback; the
+    # keys of the .npz archive are documented in --help.
+    np.save(tmp_path / "x.npy", np.zeros((4, 784)))
+    status, _, err = _run(["train", "--data", f"mnist:{tmp_path / 'x.npy'}",
+                           "--out", str(tmp_path / "r")], capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1, err
+    assert "is not an .npz archive (numpy.savez) with the arrays x_train and x_valid" in err
+    assert "single .npy array" in err and "npy:PATH" in err
+    status, out, _ = _run(["train", "--help"], capsys)
+    assert status == 0 and "x_train" in out and "x_valid" in out
+    assert "x_train" in cli.__doc__ and "x_valid" in tfhm.datasets.DATA_SPEC_HELP
+
+
+def test_ctrl_c_during_training_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    # Issue 11.7: KeyboardInterrupt after a checkpoint was written (the real
+    # fit runs, then the "user" presses Ctrl-C): one line, exit 130.
+    from tfhm import training
+
+    real_fit = training.Trainer.fit
+
+    def interrupted_fit(self, *args, **kwargs):
+        real_fit(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.Trainer, "fit", interrupted_fit)
+    run = tmp_path / "run"
+    status, out, err = _run(TINY + ["--epochs", "1", "--out", str(run)], capsys)
+    assert status == 130 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert "interrupted; the last checkpoint is" in err and "(epochs finished: 1)" in err
+    assert f"tfhm train --resume --out {run}" in err and "Traceback" not in err
+
+
+def test_unusable_out_folders_are_one_line_errors(tmp_path, capsys):
+    # Issue 11.8: --out under a file, and where no folder can be made.
+    (tmp_path / "README.md").write_text("notes")
+    for out, match in [(tmp_path / "README.md" / "sub", "README.md' is a file"),
+                       ("/proc/tfhm-no-such/run", "cannot create")]:
+        status, _, err = _run(["train", "--data", "bars", "--out", str(out)], capsys)
+        assert status == 2 and match in err, err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_corrupt_files_are_named_and_described(tiny_run, tmp_path, capsys):
+    # Issue 11.9: a corrupt model.keras is "corrupt", not "file not found";
+    # a text file given as npy: says it is a text file.
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "model.keras").write_bytes(b"PK\x03garbage")
+    status, _, err = _run(["evaluate", str(run), "--quiet"], capsys)
+    assert status == 2 and "is corrupt: it is not a .keras (zip) file" in err, err
+    (tmp_path / "notes.txt").write_text("hello, these are my notes\n")
+    status, _, err = _run(["train", "--data", f"npy:{tmp_path / 'notes.txt'}",
+                           "--out", str(tmp_path / "r")], capsys)
+    assert status == 2, err
+    assert "is not a .npy array file (numpy.save): it is a text file starting 'hello" in err
+
+
+_NO_TENSORFLOW = """
+import sys
+from tfhm import cli
+for argv in (["--help"], ["train", "--help"], ["train", "--epochs", "0"],
+             ["export", "--help"], ["sample", "--out", "x.png"]):
+    try:
+        cli.main(argv)
+    except SystemExit:
+        pass
+heavy = sorted(m for m in ("tensorflow", "keras", "tensorflow_probability") if m in sys.modules)
+print("HEAVY", heavy)
+"""
+
+
+def test_help_and_argument_errors_import_no_tensorflow():
+    # Issue 10 / 11.10: --help and argument errors load no TensorFlow.
+    result = subprocess.run([sys.executable, "-c", _NO_TENSORFLOW],
+                            capture_output=True, text=True, timeout=120)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert "error: argument --epochs: expected a positive int. Received: '0'" in result.stderr
+
+
+@pytest.mark.parametrize("error, status, text", [
+    (ValueError("bad value"), 2, "tfhm sample: error: bad value"),
+    (FileExistsError("x exists"), 2, "tfhm sample: error: x exists"),
+    (OSError(28, "No space left on device"), 1,
+     "tfhm sample: failed: OSError: [Errno 28] No space left on device"),
+    (FloatingPointError("NaN at step 3"), 1, "tfhm sample: training stopped: NaN at step 3"),
+    (KeyboardInterrupt(), 130, "tfhm sample: interrupted"),
+])
+def test_one_exit_status_per_kind_of_error(error, status, text, monkeypatch, capsys):
+    # Issue 11.11: 2 bad input, 1 failure while running, 130 Ctrl-C; one line.
+    from tfhm.cli import _commands
+
+    def fail(args):
+        raise error
+
+    monkeypatch.setattr(_commands, "cmd_sample", fail)
+    got, _, err = _run(["sample", "RUN", "--out", "x.png"], capsys)
+    assert got == status and err.strip() == text
+
+
+def test_run_is_positional_or_run_option_for_every_command(tiny_run, tmp_path, capsys):
+    # Issue 11.11: evaluate, sample and export take RUN or --run RUN.
+    outputs = []
+    for how in ([str(tiny_run)], ["--run", str(tiny_run)]):
+        status, out, _ = _run(["evaluate", *how, "--num-samples", "5", "--quiet"], capsys)
+        assert status == 0
+        outputs.append(json.loads(out)["log_likelihood"])
+        png = tmp_path / f"{len(outputs)}.png"
+        assert _run(["sample", *how, "--out", str(png)], capsys)[0] == 0
+        status, out, _ = _run(["export", *how, "--out", str(tmp_path / "served"),
+                               "--version", str(len(outputs))], capsys)
+        assert status == 0 and f"generator/{len(outputs)}" in out
+    assert outputs[0] == outputs[1]
+    status, _, err = _run(["export", "--out", str(tmp_path / "served")], capsys)
+    assert status == 2 and "the run folder is required" in err
+    status, _, err = _run(["export", str(tiny_run), "--out", str(tmp_path / "served")],
+                          capsys)  # version 1 exists: bad input, like an --out in use
+    assert status == 2 and "already exists" in err
+
+
+def test_sample_refuses_to_overwrite(tiny_run, tmp_path, capsys):
+    # Issue 11.15: an existing --out is kept unless --overwrite.
+    out = tmp_path / "mine.png"
+    out.write_bytes(b"precious")
+    status, _, err = _run(["sample", str(tiny_run), "--out", str(out)], capsys)
+    assert status == 2 and "already exists" in err and "--overwrite" in err
+    assert out.read_bytes() == b"precious"
+    assert _run(["sample", str(tiny_run), "--out", str(out), "--overwrite"], capsys)[0] == 0
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+def test_argument_errors_are_one_line_and_a_pointer_to_help(capsys):
+    # Issue 11.15: no usage block before the message.
+    status, _, err = _run(["train", "--epochs", "0"], capsys)
+    assert status == 2
+    assert err.splitlines() == [
+        "tfhm train: error: argument --epochs: expected a positive int. Received: '0'",
+        "see 'tfhm train --help'"]
+
+
+def test_train_flags_and_defaults_come_from_train_config(capsys):
+    # Issue 10: one source of defaults: every TrainConfig field marked `cli`
+    # is a flag whose help shows the field's default.
+    import dataclasses
+
+    from tfhm.training import TrainConfig
+
+    status, out, _ = _run(["train", "--help"], capsys)
+    assert status == 0
+    text = " ".join(out.split())
+    for field in dataclasses.fields(TrainConfig):
+        if not field.metadata.get("cli", True):
+            continue
+        flag = field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+        assert flag in text, flag
+        if field.default not in (None, False):
+            assert f"(default {field.default})" in text, field.name
+
+
+def test_real_ctrl_c_and_quiet_tensorflow(tmp_path):
+    # Issues 11.7 and 11.10 end to end: SIGINT to a real `tfhm train` after
+    # its first checkpoint: exit 130 and one line on how to resume; none of
+    # TensorFlow's start-up log lines on stderr.
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tfhm.cli", "train", "--data", "bars", "--latent-dims", "4",
+         "--hidden-units", "", "--epochs", "100000", "--checkpoint-every", "5", "--quiet",
+         "--out", str(run)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    state = run / "checkpoints" / "checkpoint"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None and not state.exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and f"tfhm train --resume --out {run}" in err, err
+    assert "absl::InitializeLog" not in err and "port.cc" not in err, err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+_VERBOSE = """
+import sys
+from tfhm.cli import load_tensorflow
+load_tensorflow(verbose=sys.argv[1] == "1")
+"""
+
+
+def test_verbose_shows_tensorflow_log_lines():
+    # Issue 11.10: the lines hidden by default are there with --verbose.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    loud = subprocess.run([sys.executable, "-c", _VERBOSE, "1"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert loud.returncode == 0 and "absl::InitializeLog" in loud.stderr, loud.stderr

@@ -501,8 +501,9 @@ def test_cli_entry_point(hm, tmp_path, monkeypatch, capsys):
                                  ).signatures["serving_default"]
     with pytest.raises(tf.errors.InvalidArgumentError, match="= 20 "):
         sample(num_samples=tf.constant(21), seed=_no_seed())
-    # The same version again is refused with a message, exit status 1.
-    assert export.export_cli(argv) == 1
+    # The same version again is refused with a message; exit status 2, the
+    # status of every bad-input refusal of the command line (issue 11.11).
+    assert export.export_cli(argv) == 2
     assert "already exists" in capsys.readouterr().err
 
 

@@ -2,7 +2,11 @@
 
 All loaders return float32 NumPy arrays `[num_examples, data_dim]` of exact
 zeros and ones, ready for `HelmholtzMachine.fit`. Nothing is downloaded.
+`load_spec` reads the command line's `--data` values (`digits`, `bars`,
+`mnist:PATH`, `npy:PATH`). Imports no TensorFlow.
 """
+
+from __future__ import annotations
 
 import dataclasses
 import itertools
@@ -10,12 +14,19 @@ import os
 
 import numpy as np
 
+from tfhm import _checks
+
 __all__ = [
     "BarsModel",
+    "DATA_SPEC_HELP",
     "DIGITS_NUM_TEST",
     "binarize",
+    "check_spec",
+    "hold_out",
     "load_binarized_mnist",
     "load_digits",
+    "load_npy",
+    "load_spec",
     "make_bars",
 ]
 
@@ -23,19 +34,9 @@ __all__ = [
 DIGITS_NUM_TEST = 360
 _DIGITS_SPLIT_SEED = 0
 _MNIST_SPLITS = ("train", "valid", "test")
-
-
-def _as_binary(array, name):
-    array = np.asarray(array)
-    if array.ndim != 2:
-        raise ValueError(f"{name} must be 2-D [examples, pixels]. "
-                         f"Received: shape {array.shape}")
-    bad = ~((array == 0) | (array == 1))
-    if bad.any():
-        raise ValueError(f"{name} must hold only 0/1 values. Received: "
-                         f"{int(bad.sum())} other values, e.g. "
-                         f"{array[bad].ravel()[0]!r}")
-    return array.astype(np.float32)
+# The first bytes of the two NumPy file formats (.npz files are zip archives).
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
 
 
 def load_digits():
@@ -58,13 +59,13 @@ def load_digits():
     return x[:-DIGITS_NUM_TEST], x[-DIGITS_NUM_TEST:]
 
 
-def load_binarized_mnist(path):
+def load_binarized_mnist(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Loads binarized MNIST (Larochelle & Murray 2011) from local files.
 
     Args:
       path: one of
-        - an `.npz` file with arrays `x_train`, `x_valid` and optionally
-          `x_test`, each `[n, 784]` of 0/1;
+        - an `.npz` archive (`numpy.savez`) with the arrays `x_train`,
+          `x_valid` and optionally `x_test`, each `[n, 784]` of 0/1;
         - a directory holding Larochelle's text files
           `binarized_mnist_{train,valid,test}.amat` (any subset);
         - a single `.amat` file (returned under the key "x").
@@ -76,8 +77,9 @@ def load_binarized_mnist(path):
     Raises:
       FileNotFoundError: nothing at `path`, or a directory without `.amat`
         files.
-      ValueError: arrays that are not `[n, 784]` of 0/1 values, or an `.npz`
-        without `x_train`.
+      ValueError: arrays that are not `[n, 784]` of 0/1 values, an `.npz`
+        without `x_train`, or a file that is not an `.npz` archive (e.g. a
+        single `.npy` array: load that with `load_npy`).
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -96,7 +98,9 @@ def load_binarized_mnist(path):
     elif path.endswith(".amat"):
         found = {"x": np.loadtxt(path, dtype=np.float32)}
     else:
-        with np.load(path) as archive:
+        _check_magic(path, _ZIP_MAGIC, "an .npz archive (numpy.savez) with the "
+                     "arrays x_train and x_valid")
+        with np.load(path, allow_pickle=False) as archive:
             if "x_train" not in archive.files:
                 raise ValueError(
                     f"{path!r} has no 'x_train' array. Received arrays: "
@@ -104,12 +108,146 @@ def load_binarized_mnist(path):
             found = {k: archive[k] for k in archive.files if k.startswith("x_")}
     result = {}
     for key, array in found.items():
-        array = _as_binary(array, f"{key} in {path!r}")
+        try:
+            array = _checks.binary_array(array, name=key)
+        except ValueError as error:
+            raise ValueError(f"{path!r}: {key} must be [n, 784] of 0/1 values: "
+                             f"{error}") from None
         if array.shape[1] != 784:
             raise ValueError(f"{key} in {path!r} must have 784 columns. "
                              f"Received: shape {array.shape}")
         result[key] = array
     return result
+
+
+def _check_magic(path: str, magic: bytes, expected: str) -> None:
+    """Raises a ValueError that says what `path` is when it does not start with `magic`."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+    if head.startswith(magic):
+        return
+    if head.startswith(_NPY_MAGIC):
+        kind = "a single .npy array (numpy.save; pass it as npy:PATH)"
+    elif head.startswith(_ZIP_MAGIC):
+        kind = "a zip archive (an .npz file?)"
+    elif not head:
+        kind = "an empty file"
+    elif all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        kind = f"a text file starting {head[:24].decode('ascii')!r}"
+    else:
+        kind = f"a binary file starting {head[:8]!r}"
+    raise ValueError(f"{path!r} is not {expected}: it is {kind}.")
+
+
+def load_npy(path: str | os.PathLike) -> np.ndarray:
+    """Reads a `.npy` file of observations: float32 `[n, D]` of 0/1.
+
+    Raises:
+      FileNotFoundError: nothing at `path`.
+      ValueError: not a `.npy` file (says what the file is instead), a
+        pickled object array, or not a 2-D array of 0/1 values.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No .npy file at {path!r}.")
+    _check_magic(path, _NPY_MAGIC, "a .npy array file (numpy.save)")
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as error:  # object arrays need pickle: refused
+        raise ValueError(f"{path!r} holds an array of Python objects, not "
+                         f"numbers ({error}).") from None
+    return _checks.binary_array(array, name="x")
+
+
+def hold_out(x: np.ndarray, seed: int, fraction: float = 0.1
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Splits `x` into training and held-out rows, in a seeded random order.
+
+    The rows are permuted with `np.random.default_rng(seed)`, so sorted data
+    (all zeros first, say) still gives a representative validation set, and
+    a run that is resumed or evaluated with its own seed gets the same split.
+
+    Args:
+      x: `[n, D]`, n >= 2.
+      seed: the run's int seed.
+      fraction: share held out (at least one row).
+
+    Returns:
+      `(x_train, x_valid)`: `[n - m, D]` and `[m, D]`, m = max(1, n * fraction).
+    """
+    held = max(1, int(len(x) * fraction))
+    order = np.random.default_rng(seed).permutation(len(x))
+    return x[order[held:]], x[order[:held]]
+
+
+# What `--data` accepts (the command line's help shows this text).
+DATA_SPEC_HELP = (
+    "digits (embedded 8x8 digits), bars (4x4 bars), mnist:PATH (binarized "
+    "MNIST: an .npz archive with the arrays x_train and x_valid (x_test "
+    "optional), each [n, 784] of 0/1; a folder of binarized_mnist_"
+    "{train,valid,test}.amat; or one .amat file) or npy:PATH (one .npy array "
+    "[examples, pixels] of 0/1; 10%% held out at random, seeded by --seed)")
+
+
+def check_spec(spec: str) -> str:
+    """Returns `spec` if it has the form of a `--data` value, else raises ValueError."""
+    name, _, path = spec.partition(":")
+    if (name in ("digits", "bars") and not path) or (
+            name in ("mnist", "npy") and path):
+        return spec
+    raise ValueError("expected digits, bars, mnist:PATH or npy:PATH. "
+                     f"Received: {spec!r}")
+
+
+def load_spec(spec: str, seed: int = 0
+              ) -> tuple[np.ndarray, np.ndarray, str]:
+    """The training and validation data of a `--data` value.
+
+    Args:
+      spec: `digits`, `bars`, `mnist:PATH` or `npy:PATH` (see
+        `DATA_SPEC_HELP`).
+      seed: the run's seed: the held-out rows of `npy:` (and of MNIST files
+        without `x_valid`/`x_test`) are chosen with it (`hold_out`).
+
+    Returns:
+      `(x_train, x_valid, description)`: float32 `[n, D]`, `[m, D]` and a
+      short text for the console.
+
+    Raises:
+      ValueError: a malformed spec, a missing or unreadable file, or data
+        that are not `[n, D]` of 0/1; the message starts with `--data SPEC:`.
+    """
+    name, _, path = check_spec(spec).partition(":")
+    if name == "digits":
+        x_train, x_valid = load_digits()
+        return x_train, x_valid, "digits (8x8, scikit-learn)"
+    if name == "bars":
+        x_train, _ = make_bars(2000, seed=0)
+        x_valid, _ = make_bars(500, seed=1)
+        return x_train, x_valid, "bars (4x4, p=0.2)"
+    if not os.path.exists(path):
+        raise ValueError(f"--data {spec}: no such file or folder: {path!r}")
+    try:
+        if name == "mnist":
+            splits = load_binarized_mnist(path)
+            x_train = splits.get("x_train", splits.get("x"))
+            x_valid = splits.get("x_valid", splits.get("x_test"))
+            note = f"binarized MNIST from {path}"
+        else:
+            x_train, x_valid = load_npy(path), None
+            note = f"{path} (10% held out at random, seed {seed})"
+    except (ValueError, OSError) as error:
+        raise ValueError(f"--data {spec}: {error}") from None
+    if x_train is None:
+        raise ValueError(f"--data {spec}: no training split (x_train, "
+                         f"binarized_mnist_train.amat) in {path!r}")
+    if x_valid is None:
+        if len(x_train) < 2:
+            raise ValueError(
+                f"--data {spec}: expected at least 2 examples (one is held "
+                f"out). Received: shape {x_train.shape}")
+        x_train, x_valid = hold_out(x_train, seed)
+    return x_train, x_valid, note
 
 
 def binarize(images, seed=None, threshold=None):
@@ -216,10 +354,8 @@ def make_bars(num_examples, size=4, p=0.2, noise=0.0, seed=0):
     [1]: Dayan, P., Hinton, G. E., Neal, R. M. & Zemel, R. S. The Helmholtz
          machine. Neural Computation 7(5) (1995).
     """
-    for name, value in (("num_examples", num_examples), ("size", size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int. "
-                             f"Received: {name}={value!r}")
+    _checks.positive_int("num_examples", num_examples)
+    _checks.positive_int("size", size)
     if not 0 < p < 1:
         raise ValueError(f"`p` must be in (0, 1). Received: p={p!r}")
     if not 0 <= noise < 0.5:

@@ -1,31 +1,54 @@
 """Pictures of a Helmholtz machine: sample grids, reconstructions, learning curves.
 
 Grids are built in NumPy and written with Pillow, so their size in pixels is
-exact and known in advance (`grid_size`); the learning curves use matplotlib
-(Agg backend, imported only when a curve is drawn). Every file is written
-atomically: to a temporary file in the same folder, then `os.replace`d, so a
-reader never sees half a PNG.
+exact and known in advance (`grid_size`); `annotate` adds a title band (and
+row labels) above and beside a grid. Small images are upscaled so that a grid
+is at least `MIN_GRID_PIXELS` wide (`auto_scale`). Every picture says what it
+shows: Bernoulli means `p(x = 1 | z)` or 0/1 samples. The learning curves use
+matplotlib (Agg backend, imported only when a curve is drawn). Files are
+written atomically (`tfhm._io`), so a reader never sees half a PNG; the title
+is also stored in the PNG's `Title` text chunk.
+
+Imports no TensorFlow (the model's methods do the sampling).
 """
+
+from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
-import tensorflow as tf
+
+from tfhm._io import atomic_path, replace_atomically
 
 __all__ = [
+    "MIN_GRID_PIXELS",
+    "annotate",
     "atomic_path",
+    "auto_scale",
     "grid_size",
     "image_shape",
     "plot_curves",
+    "RECONSTRUCTION_TITLE",
     "reconstruction_grid",
     "sample_grid",
+    "sample_title",
     "save_png",
     "tile_images",
 ]
 
+# Grids of small images (4x4 bars, 8x8 digits) are upscaled to at least this
+# width in pixels, so that they can be read without zooming.
+MIN_GRID_PIXELS = 400
+_MAX_SCALE = 32
+_FONT_SIZE = 14
+_LINE_HEIGHT = 18  # pixels per line of the title band
+_BACKGROUND = 255  # white margins around the grey-bordered grid
 
-def image_shape(data_dim):
+
+def image_shape(data_dim: int) -> tuple[int, int]:
     """`(height, width)` of one example drawn as a picture.
 
     A square side when `data_dim` is a perfect square (64 -> 8 x 8,
@@ -37,7 +60,8 @@ def image_shape(data_dim):
     return 1, int(data_dim)
 
 
-def grid_size(num_images, data_dim, cols=None, scale=4, pad=1):
+def grid_size(num_images: int, data_dim: int, cols: int | None = None,
+              scale: int = 4, pad: int = 1) -> tuple[int, int]:
     """`(height, width)` in pixels of the grid `tile_images` draws."""
     height, width = image_shape(data_dim)
     cols = cols or math.ceil(math.sqrt(num_images))
@@ -46,7 +70,22 @@ def grid_size(num_images, data_dim, cols=None, scale=4, pad=1):
             cols * (width * scale + pad) + pad)
 
 
-def tile_images(images, cols=None, scale=4, pad=1):
+def auto_scale(num_images: int, data_dim: int, cols: int | None = None,
+               min_pixels: int = MIN_GRID_PIXELS, pad: int = 1) -> int:
+    """The smallest scale (screen pixels per data pixel) giving a grid at
+    least `min_pixels` wide (at most 32; at least 1).
+
+    For 64 bars images of 4x4 in 8 columns: 13 (a 425-pixel grid).
+    """
+    _, width = image_shape(data_dim)
+    cols = cols or math.ceil(math.sqrt(num_images))
+    cols = min(cols, num_images)
+    needed = (min_pixels - pad - cols * pad) / (cols * width)
+    return int(min(max(1, math.ceil(needed)), _MAX_SCALE))
+
+
+def tile_images(images: Any, cols: int | None = None, scale: int = 4,
+                pad: int = 1) -> np.ndarray:
     """Tiles examples into one grey-scale picture (1 = white, as in MNIST).
 
     Args:
@@ -74,23 +113,91 @@ def tile_images(images, cols=None, scale=4, pad=1):
     return grid
 
 
-def atomic_path(path):
-    """A temporary name in the folder of `path` with the same extension."""
-    folder, name = os.path.split(os.fspath(path))
-    stem, ext = os.path.splitext(name)
-    return os.path.join(folder, f".{stem}.tmp-{os.getpid()}{ext}")
+def _font():
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=_FONT_SIZE)
+    except TypeError:  # Pillow < 10.1: one bitmap size only
+        return ImageFont.load_default()
 
 
-def save_png(array, path):
-    """Writes a uint8 `[height, width]` array as a grey-scale PNG, atomically."""
-    from PIL import Image  # pylint: disable=g-import-not-at-top
+def _wrap(text: str, font: Any, width: int) -> list[str]:
+    """`text` broken at spaces into lines at most `width` pixels long."""
+    lines = [""]
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}".strip()
+        if lines[-1] and font.getlength(candidate) > width:
+            lines.append(word)
+        else:
+            lines[-1] = candidate
+    return lines
 
-    tmp = atomic_path(path)
-    Image.fromarray(np.asarray(array, np.uint8), mode="L").save(tmp, format="PNG")
-    os.replace(tmp, path)
+
+def annotate(grid: np.ndarray, title: str,
+             row_labels: Sequence[tuple[int, int, str]] = ()) -> np.ndarray:
+    """A grid with a title band above it and labels left of its rows.
+
+    Args:
+      grid: uint8 `[height, width]` (e.g. from `tile_images`).
+      title: one line of text drawn in a white band above the grid.
+      row_labels: `(top, bottom, text)` triples in grid pixels; each text is
+        drawn in a white margin left of the grid, centred on its rows.
+
+    Returns:
+      uint8 `[height + title band, width + label margin]`; the band holds
+      the title in as many lines as the width needs.
+    """
+    from PIL import Image, ImageDraw
+
+    font = _font()
+    margin = 0
+    if row_labels:
+        margin = 8 + max(int(font.getlength(text)) for _, _, text in row_labels)
+    height, width = grid.shape
+    lines = _wrap(title, font, width + margin - 8)
+    band = _LINE_HEIGHT * len(lines) + 6
+    canvas = Image.new("L", (width + margin, height + band), _BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        draw.text((4, 3 + i * _LINE_HEIGHT), line, fill=0, font=font)
+    canvas.paste(Image.fromarray(np.asarray(grid, np.uint8), mode="L"),
+                 (margin, band))
+    for top, bottom, text in row_labels:
+        middle = band + (top + bottom) // 2
+        draw.text((4, middle - _FONT_SIZE // 2), text, fill=0, font=font)
+    return np.asarray(canvas)
 
 
-def sample_grid(model, num_samples, seed, binary=False, cols=None, scale=4):
+def save_png(array: np.ndarray, path: str | os.PathLike,
+             title: str | None = None) -> None:
+    """Writes a uint8 `[height, width]` array as a grey-scale PNG, atomically.
+
+    Args:
+      array: the picture.
+      path: the file to (re)write.
+      title: stored in the PNG's `Title` text chunk when given.
+    """
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if title:
+        info.add_text("Title", title)
+    image = Image.fromarray(np.asarray(array, np.uint8), mode="L")
+    replace_atomically(path, lambda tmp: image.save(tmp, format="PNG", pnginfo=info))
+
+
+def sample_title(num_samples: int, binary: bool) -> str:
+    """What a `sample_grid` shows, in one line."""
+    if binary:
+        return f"{num_samples} samples x ~ p(x | z_1), z ~ p(z) (0/1 pixels)"
+    return (f"Bernoulli means p(x = 1 | z_1) of {num_samples} dreams z ~ p(z) "
+            "(not samples)")
+
+
+def sample_grid(model: Any, num_samples: int, seed: Any, binary: bool = False,
+                cols: int | None = None, scale: int | None = None,
+                title: bool = True) -> np.ndarray:
     """A grid of generated images ("dreams") of `model`.
 
     Args:
@@ -99,30 +206,48 @@ def sample_grid(model, num_samples, seed, binary=False, cols=None, scale=4):
       seed: int or int32 `[2]` stateless seed; the same seed, the same grid.
       binary: draw the 0/1 samples x ~ p(x | z_1) instead of the Bernoulli
         means `p(x = 1 | z_1)` (the means are easier to read).
-      cols, scale: as `tile_images`.
+      cols: as `tile_images`.
+      scale: as `tile_images`; None upscales to `MIN_GRID_PIXELS` (`auto_scale`).
+      title: add a title band that says "samples" or "Bernoulli means"
+        (`sample_title`); False gives the bare grid of `grid_size`.
 
     Returns:
-      uint8 `[grid_height, grid_width]`.
+      uint8 `[height, width]`.
     """
     out = model.sample(num_samples, seed=seed)
-    images = out["x"] if binary else out["x_probs"]
-    return tile_images(images.numpy(), cols=cols, scale=scale)
+    images = (out["x"] if binary else out["x_probs"]).numpy()  # [n, data_dim]
+    if scale is None:
+        scale = auto_scale(num_samples, images.shape[1], cols)
+    grid = tile_images(images, cols=cols, scale=scale)
+    return annotate(grid, sample_title(num_samples, binary)) if title else grid
 
 
-def reconstruction_grid(model, x, seed, cols=8, scale=4):
-    """Data and their reconstructions, in alternating rows.
+RECONSTRUCTION_TITLE = ("Data and reconstructions: Bernoulli means "
+                        "p(x = 1 | z_1), one draw z ~ q(z | x)")
 
-    Row 2i holds `cols` examples, row 2i + 1 their reconstructions
-    `p(x = 1 | z_1)` with one draw `z ~ q(z | x)`.
+
+def reconstruction_grid(model: Any, x: Any, seed: Any, cols: int = 8,
+                        scale: int | None = None, title: bool = True
+                        ) -> np.ndarray:
+    """Data and their reconstructions, in alternating labelled rows.
+
+    Row 2i holds `cols` examples ("data"), row 2i + 1 their reconstructions
+    ("reconstruction"): the Bernoulli means `p(x = 1 | z_1)` with one draw
+    `z ~ q(z | x)`.
 
     Args:
       model: a `tfhm.HelmholtzMachine`.
       x: `[n, data_dim]` 0/1 examples; n a multiple of `cols` is tidiest.
       seed: int32 `[2]` stateless seed of the draw of z.
+      cols: examples per row.
+      scale: as `sample_grid`.
+      title: add the title band and the row labels; False gives the bare grid.
 
     Returns:
-      uint8 `[grid_height, grid_width]` with `2 * ceil(n / cols)` rows.
+      uint8 `[height, width]` with `2 * ceil(n / cols)` rows of images.
     """
+    import tensorflow as tf
+
     x = np.asarray(x, np.float32)
     latents, _ = model.recognizer.sample(tf.constant(x), 1, seed)
     recon = model.generator(latents[0][0]).numpy()  # [n, data_dim]
@@ -132,10 +257,20 @@ def reconstruction_grid(model, x, seed, cols=8, scale=4):
         filler = np.zeros((cols - len(block), x.shape[1]), np.float32)
         rows.append(np.concatenate([block, filler]))
         rows.append(np.concatenate([recon[start:start + cols], filler]))
-    return tile_images(np.concatenate(rows), cols=cols, scale=scale)
+    if scale is None:
+        scale = auto_scale(cols, x.shape[1], cols)
+    grid = tile_images(np.concatenate(rows), cols=cols, scale=scale)
+    if not title:
+        return grid
+    cell = image_shape(x.shape[1])[0] * scale + 1
+    labels = [(1 + r * cell, 1 + (r + 1) * cell - 1,
+               "data" if r % 2 == 0 else "reconstruction")
+              for r in range(len(rows) // cols)]
+    return annotate(grid, RECONSTRUCTION_TITLE, labels)
 
 
-def plot_curves(history, path, width=800, height=350):
+def plot_curves(history: Sequence[Mapping[str, Any]], path: str | os.PathLike,
+                width: int = 800, height: int = 350) -> None:
     """Learning curves per epoch: ELBO and log-likelihood, wake and sleep loss.
 
     Args:
@@ -143,11 +278,12 @@ def plot_curves(history, path, width=800, height=350):
         optionally `val_elbo`, `val_log_likelihood`, `wake_loss`,
         `sleep_loss` (the rows of `metrics.csv`).
       path: where to write the PNG (`width x height` pixels, atomically).
+      width, height: the picture's size in pixels.
     """
-    import matplotlib  # pylint: disable=g-import-not-at-top
+    import matplotlib
 
     matplotlib.use("Agg")
-    from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+    from matplotlib import pyplot as plt
 
     dpi = 100
     fig, (left, right) = plt.subplots(1, 2, figsize=(width / dpi, height / dpi),
@@ -158,6 +294,7 @@ def plot_curves(history, path, width=800, height=350):
         values = [row.get(key) for row in history]
         if values and all(v is not None and v == v for v in values):
             left.plot(epochs, values, marker=".", label=label)
+    left.set_title("Bound and log-likelihood (higher is better)", fontsize=9)
     left.set_xlabel("epoch")
     left.set_ylabel("nats per example")
     left.legend(fontsize=8)
@@ -165,10 +302,14 @@ def plot_curves(history, path, width=800, height=350):
         values = [row.get(key) for row in history]
         if values and all(v is not None for v in values):
             right.plot(epochs, values, marker=".", label=key.replace("_", " "))
+    right.set_title("Training losses (lower is better)", fontsize=9)
     right.set_xlabel("epoch")
+    right.set_ylabel("loss (nats per example)")
     right.legend(fontsize=8)
+    fig.suptitle("Learning curves", fontsize=10)
     fig.tight_layout()
-    tmp = atomic_path(path)
-    fig.savefig(tmp, dpi=dpi, format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        replace_atomically(path, lambda tmp: fig.savefig(
+            tmp, dpi=dpi, format="png", metadata={"Title": "Learning curves"}))
+    finally:
+        plt.close(fig)

@@ -1,0 +1,308 @@
+"""The argument parser of `tfhm`: one parser, one convention for every command.
+
+- `train`'s training flags and their defaults are generated from the fields
+  of `TrainConfig` (their `metadata`: `help`, `cli`, `flag`), so the command
+  line and the Python API cannot disagree about a default.
+- `evaluate`, `sample` and `export` take the run folder positionally; `--run
+  RUN` is accepted as an alias.
+- A bad argument prints one line and `see 'tfhm CMD --help'`, exit status 2.
+
+Parsing imports neither TensorFlow nor Keras: `tfhm --help` and argument
+errors are fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from tfhm import _checks, datasets
+from tfhm.run_dir import RunDir
+
+try:
+    from tfhm.training.config import TrainConfig
+except ImportError:  # before tfhm.training became a package
+    from tfhm.training import TrainConfig
+
+__all__ = ["MODEL_DEFAULTS", "UsageError", "build_parser", "config_fields", "resolve_run",
+           "subparser_error"]
+
+# The model of `tfhm train` when no architecture is given: the main job's
+# (digits; 16 latent bits, so its exact log-likelihood is reported at the end).
+MODEL_DEFAULTS = {"latent_dims": (16,), "hidden_units": (64,), "activation": "tanh"}
+# Largest export version and served batch: they become int32 tensor sizes.
+_INT32_MAX = 2**31 - 1
+
+
+class UsageError(Exception):
+    """Bad input found after parsing: one line on stderr, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line plus where to find help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\nsee '{self.prog} --help'\n")
+
+
+# ------------------------------------------------------------ value types
+def _int_list(text: str) -> tuple[int, ...]:
+    """Parses "200,200" into (200, 200); "" into ()."""
+    text = text.strip()
+    if not text:
+        return ()
+    try:
+        return _checks.int_tuple("sizes", [int(part) for part in text.split(",")],
+                                 allow_empty=True)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "expected comma-separated positive integers such as 200,200. "
+            f"Received: {text!r}") from None
+
+
+def _nonempty_int_list(text: str) -> tuple[int, ...]:
+    values = _int_list(text)
+    if not values:
+        raise argparse.ArgumentTypeError(
+            f"expected at least one latent layer size such as 200,200. Received: {text!r}")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        return _checks.positive_int("value", int(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive int. Received: {text!r}") from None
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        return _checks.int_in_range("value", int(text), 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an int >= 0. Received: {text!r}") from None
+
+
+def _data_spec(text: str) -> str:
+    try:
+        return datasets.check_spec(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# -------------------------------------------- flags from TrainConfig fields
+def config_fields() -> dict[str, dataclasses.Field]:
+    """The `TrainConfig` fields `tfhm train` offers as flags (metadata `cli`)."""
+    return {field.name: field for field in dataclasses.fields(TrainConfig)
+            if field.metadata.get("cli", True)}
+
+
+def _kind(field: dataclasses.Field) -> str:
+    """"bool", "int", "float" or "str": the field's type, from its annotation."""
+    annotation = field.type if isinstance(field.type, str) else getattr(
+        field.type, "__name__", str(field.type))
+    match = re.search(r"\b(bool|int|float|str)\b", annotation)
+    return match.group(1) if match else "str"
+
+
+def _field_type(name: str, kind: str) -> Callable[[str], Any]:
+    """Parses a flag's text and checks it with `TrainConfig`'s own rules."""
+    convert = {"int": int, "float": float, "str": str}[kind]
+    zero_ok = kind != "str" and _accepts(name, convert(0))
+    label = {"int": "int", "float": "float", "str": "value"}[kind]
+    label = label if zero_ok or kind == "str" else f"positive {label}"
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+            TrainConfig(**{name: value})
+        except ValueError as error:
+            detail = f" ({error})" if kind == "str" else ""
+            raise argparse.ArgumentTypeError(
+                f"expected a {label}. Received: {text!r}{detail}") from None
+        return value
+
+    parse.__name__ = label  # argparse names the type in some messages
+    return parse
+
+
+def _accepts(name: str, value: Any) -> bool:
+    try:
+        TrainConfig(**{name: value})
+    except ValueError:
+        return False
+    return True
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per `TrainConfig` field with `cli` metadata.
+
+    Every flag defaults to None ("not given"): `tfhm train` then takes the
+    value of the run being resumed, else the field's default, which the help
+    text shows.
+    """
+    for name, field in config_fields().items():
+        flag = field.metadata.get("flag") or "--" + name.replace("_", "-")
+        text = field.metadata.get("help", name)
+        if field.default not in (None, False) and "(default" not in text:
+            text += f" (default {field.default})"
+        text = text.replace("%", "%%")
+        kind = _kind(field)
+        if kind == "bool":
+            parser.add_argument(flag, dest=name, action="store_const", const=True,
+                                default=None, help=text)
+        else:
+            parser.add_argument(flag, dest=name, type=_field_type(name, kind),
+                                default=None, metavar=name.upper(), help=text)
+
+
+# ------------------------------------------------------------ subcommands
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's own log lines (hidden by default)")
+    return common
+
+
+def _add_run(parser: argparse.ArgumentParser) -> None:
+    """The run folder: positional, or `--run RUN` (alias)."""
+    text = f"run folder (holds {RunDir.MODEL})"
+    parser.add_argument("run", nargs="?", default=None, help=text)
+    parser.add_argument("--run", dest="run_option", default=None, metavar="RUN",
+                        help="the same as the positional RUN")
+
+
+def _train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    train = commands.add_parser(
+        "train", parents=[common], help="train a Helmholtz machine and write a run folder",
+        description=(
+            "Trains a Helmholtz machine and writes a run folder. With no options: "
+            f"the embedded digits, latent layers "
+            f"{'-'.join(map(str, MODEL_DEFAULTS['latent_dims']))} with "
+            f"{MODEL_DEFAULTS['hidden_units'][0]} hidden units per conditional, "
+            f"{defaults.algorithm}, {defaults.epochs} epochs. It ends by printing "
+            "the validation log-likelihood beside that of a mixture of "
+            "Bernoullis fitted to the same data. With --resume, options not "
+            "given are taken from the run folder."))
+    train.add_argument("--data", type=_data_spec, default=None,
+                       help=datasets.DATA_SPEC_HELP + "; default digits")
+    train.add_argument("--latent-dims", type=_nonempty_int_list, default=None,
+                       help="latent layer sizes, bottom to top (default "
+                       f"{','.join(map(str, MODEL_DEFAULTS['latent_dims']))})")
+    train.add_argument("--hidden-units", type=_int_list, default=None,
+                       help="hidden layers inside each conditional (default "
+                       f"{','.join(map(str, MODEL_DEFAULTS['hidden_units']))}; "
+                       "'' for a sigmoid belief net)")
+    train.add_argument("--activation", default=None, help="activation of the hidden "
+                       f"layers (default {MODEL_DEFAULTS['activation']})")
+    _add_config_flags(train)
+    train.add_argument("--dtype-policy", default=None,
+                       choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                       help="Keras dtype policy (log-densities stay float32)")
+    train.add_argument("--distribute", default="none",
+                       choices=["none", "mirrored", "multiworker"],
+                       help="tf.distribute strategy: mirrored (all local GPUs) "
+                       "or multiworker (needs TF_CONFIG)")
+    train.add_argument("--out", default=None, help="run folder (default runs/run-DATE-TIME)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run in --out (a finished run "
+                       "is left as it is)")
+    train.add_argument("--overwrite", action="store_true",
+                       help="allow --out to hold another run (files replaced, "
+                       "checkpoints moved aside, nothing deleted)")
+    train.add_argument("--logdir", default=None,
+                       help="TensorBoard folder (scalars and images every epoch)")
+    train.add_argument("--quiet", action="store_true",
+                       help="no progress bar and no per-epoch lines")
+    train.add_argument("--baseline-components", type=_non_negative_int, default=48,
+                       metavar="C", help="at the end, fit a mixture of C Bernoullis to "
+                       "the training data and print its validation log-likelihood "
+                       "beside the model's (default 48; 0 skips it)")
+
+
+def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", parents=[common], help="ELBO and log-likelihoods of a trained run",
+        description="Prints JSON: the ELBO, the importance-sampled "
+        "log-likelihood and effective sample size with K draws (the numbers "
+        "of hm.log_likelihood(x, num_samples=K, seed=SEED)), and the exact "
+        "log-likelihood when the latent space can be enumerated.")
+    _add_run(evaluate)
+    evaluate.add_argument("--data", type=_data_spec, default=None,
+                          help="default: the data the run was trained on")
+    evaluate.add_argument("--split", choices=["valid", "train"], default="valid")
+    evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
+                          help="K importance samples per example (default 1000)")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--quiet", action="store_true", help="print only the JSON")
+
+    sample = commands.add_parser("sample", parents=[common],
+                                 help="a PNG grid of generated images")
+    _add_run(sample)
+    sample.add_argument("-n", type=_positive_int, default=64,
+                        help="number of images (default 64)")
+    sample.add_argument("--out", required=True, help="PNG file to write")
+    sample.add_argument("--overwrite", action="store_true",
+                        help="replace --out if it exists")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--binary", action="store_true",
+                        help="0/1 samples instead of Bernoulli means")
+    sample.add_argument("--cols", type=_positive_int, default=None)
+    sample.add_argument("--scale", type=_positive_int, default=None,
+                        help="pixels per data pixel (default: enough for a grid "
+                        "about 400 pixels wide)")
+    sample.add_argument("--no-title", action="store_true",
+                        help="the bare grid, without the title band")
+
+    export = commands.add_parser(
+        "export", parents=[common], help="export a run as SavedModels for TF Serving",
+        description="Export a trained Helmholtz machine as generator and "
+        "recognizer SavedModels in TF Serving's layout "
+        "OUT/{generator,recognizer}/VERSION.")
+    _add_run(export)
+    export.add_argument("--out", required=True, help="base folder of the served models")
+    export.add_argument("--version", type=int, default=1,
+                        help="version folder to write (default 1)")
+    export.add_argument("--max-num-samples", type=int, default=None,
+                        help="largest num_samples a request may ask for "
+                        "(default 10000)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing version folder")
+
+
+def build_parser() -> Parser:
+    """The `tfhm` parser with its subcommands (`args.command` names the one used)."""
+    parser = Parser(prog="tfhm",
+                    description="Helmholtz machines: train, evaluate, sample, export.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=Parser)
+    common = _common()
+    _train_parser(commands, common)
+    _run_parsers(commands, common)
+    return parser
+
+
+def resolve_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Sets `args.run` from the positional RUN or `--run` (exactly one)."""
+    if getattr(args, "run_option", None) is None and "run" not in vars(args):
+        return
+    given = [value for value in (args.run, args.run_option) if value is not None]
+    if not given:
+        subparser_error(args.command, "the run folder is required: tfhm "
+                         f"{args.command} RUN (or --run RUN)")
+    if len(given) == 2 and given[0] != given[1]:
+        subparser_error(args.command, "two run folders given: "
+                         f"{given[0]!r} and --run {given[1]!r}")
+    args.run = given[0]
+
+
+def subparser_error(command: str, message: str) -> NoReturn:
+    prog = f"tfhm {command}"
+    sys.stderr.write(f"{prog}: error: {message}\nsee '{prog} --help'\n")
+    raise SystemExit(2)

@@ -1,0 +1,108 @@
+"""Export of a Helmholtz machine as two SavedModels for TensorFlow Serving.
+
+`export_model` writes TF Serving's versioned layout
+
+  <base_dir>/generator/<version>/    sample, decode, log_likelihood
+  <base_dir>/recognizer/<version>/   encode
+
+from a `tfhm.HelmholtzMachine` or a training run folder (read through
+`tfhm.run_dir.RunDir`).
+The graphs stand on TensorFlow alone: they load with `tf.saved_model.load` in
+a process that imports neither tfhm, nor Keras, nor TensorFlow Probability.
+
+Signatures (every input is named; calls take keyword arguments only and do
+not cast dtypes; `L = len(latent_dims)`, `D = data_dim`, `d_l = latent_dims[l]`):
+
+  generator
+    serving_default, sample
+        num_samples int32 [], seed int32 [2] or [] (optional)
+        -> x float32 0/1 [n, D], x_probs [n, D], z1 .. zL float32 0/1 [n, d_l]
+    decode
+        z1 .. zL float32 0/1 [batch, d_l]
+        -> x_probs [batch, D] = p(x = 1 | z_1),
+           z1_probs .. z(L-1)_probs [batch, d_l] = p(z_l = 1 | z_(l+1))
+    log_likelihood
+        x float32 0/1 [batch, D], num_samples int32 [], seed (optional)
+        -> log_likelihood float32 [batch], nats
+  recognizer
+    serving_default, encode
+        x float32 0/1 [batch, D], seed int32 [2] or [] (optional)
+        -> z1_probs .. zL_probs [batch, d_l], z1 .. zL float32 0/1 [batch, d_l]
+    encode_unseeded
+        x -> the same outputs, always a fresh draw (x is its only input, so
+        TF Serving's row-wise REST format, `instances`, can call it)
+
+Seeds: `seed = [s0, s1]` gives the draw of `tf.random.stateless_uniform(...,
+alg="philox")` that the in-memory model makes with that seed, bit for bit;
+`seed = []` (the saved default, used when the input is left out) draws a fresh
+seed inside the graph, so two calls, and two servers, give different samples.
+
+Bad requests (`num_samples` out of `[1, max_num_samples]`, a seed that is
+neither `[2]` nor `[]`, `x` or a latent of the wrong width or with values
+other than 0 and 1) fail with an `InvalidArgumentError` that says what was
+wrong, raised by assertions that run before anything large is allocated.
+
+#### Examples
+
+```python
+paths = tfhm.export.export_model(hm, "/srv/models", version=3)
+# later, anywhere with only TensorFlow installed:
+generator = tf.saved_model.load(paths["generator"])
+out = generator.signatures["serving_default"](
+    num_samples=tf.constant(10), seed=tf.constant([1, 2]))
+out["x"]                                   # [10, data_dim], as hm.sample
+```
+
+Modules: `graphs` (the serving graphs and their request checks), `modules`
+(the two `tf.Module`s), `writer` (`export_model`: atomic versioned folders).
+`import tfhm.export` loads no TensorFlow until one of them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "DEFAULT_MAX_NUM_SAMPLES",
+    "GeneratorModule",
+    "RecognizerModule",
+    "export_cli",
+    "export_model",
+]
+
+# Largest `num_samples` a served request may ask for unless the export says
+# otherwise: 10,000 samples of 784 pixels are 31 MB of float32.
+DEFAULT_MAX_NUM_SAMPLES = 10_000
+
+_LAZY = {"GeneratorModule": "tfhm.export.modules",
+         "RecognizerModule": "tfhm.export.modules",
+         "export_model": "tfhm.export.writer"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tfhm.export' has no attribute {name!r}")
+
+
+def export_cli(argv: Sequence[str] | None = None) -> int:
+    """`python export/export.py ...`: the same as `tfhm export ...`.
+
+    Args:
+      argv: the arguments after `export` (default `sys.argv[1:]`): `RUN` (or
+        `--run RUN`), `--out`, `--version`, `--max-num-samples`,
+        `--overwrite`.
+
+    Returns:
+      The exit status of `tfhm export`: 0 on success, 2 when the export was
+      refused (bad input, an existing version), 1 when it failed.
+    """
+    import sys
+
+    from tfhm.cli import main
+
+    return main(["export", *(sys.argv[1:] if argv is None else argv)])
