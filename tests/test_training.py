@@ -224,7 +224,7 @@ def test_trainer_takes_optimizers():
 
 
 def test_run_dir_guards(tmp_path):
-    config = TrainConfig(batch_size=60, epochs=1, eval_max_examples=0)
+    config = TrainConfig(batch_size=60, epochs=1, eval_max_examples=0, lr_wake=1e-3)
     run = tmp_path / "run"
     Trainer(_small_hm(data_dim=16), config, run_dir=run, verbose=0).fit(X_BARS)
     (run / "notes.txt").write_text("mine")

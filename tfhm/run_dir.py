@@ -52,11 +52,7 @@ ARCHITECTURE_KEYS = ("data_dim", "latent_dims", "hidden_units", "activation")
 
 
 class MissingRunFileError(FileNotFoundError, ValueError):
-    """A file the run folder should hold is not there.
-
-    Both a `FileNotFoundError` and a `ValueError` (a bad argument: the folder
-    given is not the run folder it should be).
-    """
+    """A file the run folder should hold is not there (a bad folder given)."""
 
 
 def _json_ready(value: Any) -> Any:
@@ -67,14 +63,13 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-def _as_tuples(value: Any) -> Any:
-    return tuple(value) if isinstance(value, (list, tuple)) else value
-
-
 def _describe_differences(saved: Mapping, current: Mapping, keys: Iterable[str],
                           what: tuple[str, str]) -> str:
-    lines = [f"  {key}: {what[0]} {_as_tuples(saved.get(key))!r}, "
-             f"{what[1]} {_as_tuples(current.get(key))!r}"
+    def shown(value):
+        return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    lines = [f"  {key}: {what[0]} {shown(saved.get(key))!r}, "
+             f"{what[1]} {shown(current.get(key))!r}"
              for key in keys
              if _json_ready(saved.get(key)) != _json_ready(current.get(key))]
     return "\n".join(lines)
@@ -252,10 +247,8 @@ class RunDir:
         """Writes config.json atomically, marked `"format": "tfhm-run"`.
 
         Args:
-          config: JSON-able dict (tuples become lists), by convention with
-            the keys `model` (the model's `get_config()`), `train` (the
-            `TrainConfig` as a dict), `num_examples`, and the caller's extra
-            keys (the command line keeps `data` and `dtype_policy`).
+          config: JSON-able dict (tuples become lists): `model`, `train`,
+            `optimizers`, `num_examples` and the caller's keys (`data`...).
         """
         os.makedirs(self.path, exist_ok=True)
         _io.write_json(self.config_json,
@@ -382,7 +375,6 @@ class RunDir:
         import keras  # pylint: disable=g-import-not-at-top
 
         import tfhm.model  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (registers the classes)
-
         try:
             return keras.models.load_model(path)
         except Exception as error:  # pylint: disable=broad-except
@@ -395,7 +387,6 @@ class RunDir:
         if not os.path.exists(os.path.join(self.checkpoints_dir, "checkpoint")):
             return None
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
         return tf.train.latest_checkpoint(self.checkpoints_dir)
 
     def checkpoints(self) -> list[str]:
@@ -403,7 +394,6 @@ class RunDir:
         if self.latest_checkpoint() is None:
             return []
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
         state = tf.train.get_checkpoint_state(self.checkpoints_dir)
         return list(reversed(state.all_model_checkpoint_paths)) if state else []
 
@@ -417,7 +407,6 @@ class RunDir:
           directory: another folder (a non-chief worker's scratch copy).
         """
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
         return tf.train.CheckpointManager(
             checkpoint, directory or self.checkpoints_dir, max_to_keep=max_to_keep)
 
@@ -438,7 +427,6 @@ class RunDir:
             the newest one, naming it).
         """
         from tfhm import _checkpoints  # pylint: disable=g-import-not-at-top
-
         self.check_resumable()
         return _checkpoints.restore_newest_intact(
             checkpoint, self.checkpoints() or [self.latest_checkpoint()])
@@ -460,6 +448,5 @@ class RunDir:
             if not isinstance(epochs, int):
                 return False
         from tfhm import _checkpoints  # pylint: disable=g-import-not-at-top
-
         done = _checkpoints.finished_epochs(latest)
         return done is not None and done >= epochs

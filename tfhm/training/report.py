@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _seeds, diagnostics, plotting
+from tfhm import _seeds, diagnostics, evaluation, plotting
 
 __all__ = ["epoch_line", "evaluate_epoch", "write_summaries"]
 
@@ -35,7 +35,7 @@ def evaluate_epoch(model, x: np.ndarray, seed: int, epoch: int, num_samples: int
       examples) and per latent layer l (1-based, bottom up) `kl_l`,
       `entropy_l`, `active_units_l`.
     """
-    summary = diagnostics.importance_summary(
+    summary = evaluation.importance_sampled(  # [n] arrays
         model, x, num_samples, _seeds.stream(seed, "validation", epoch))
     diag = diagnostics.latent_diagnostics(
         model, x, diagnostics_num_samples, _seeds.stream(seed, "diagnostics", epoch))

@@ -54,28 +54,13 @@ def loss_scalers(wake_optimizer: keras.optimizers.Optimizer,
     return None
 
 
-def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
-                 jit_compile: bool, sums: tf.Variable) -> Callable:
-    """The `tf.function` of one training step (see the module docstring).
+def _gradients_fn(model, per_replica: int, num_shards: int) -> Callable:
+    """`gradients(shards, global_batch, seed, replica)`: one replica's summed gradients.
 
-    Args:
-      model: a compiled `tfhm.HelmholtzMachine` (its optimizers, algorithm,
-        K and recognizer update are used).
-      strategy: the `tf.distribute.Strategy` the model was built under.
-      num_shards: seed shards per global batch, a multiple of the replicas.
-      jit_compile: compile with XLA (the per-replica math only, when there
-        are several replicas: the all-reduce stays outside XLA).
-      sums: float64 `[len(LOG_NAMES) + 1]` variable to which the step adds
-        each mean times the global batch size, and the batch size.
-
-    Returns:
-      `step(shards, global_batch) -> means`: `shards` a per-replica tuple of
-      uint8 `[shard_size, data_dim]`, `global_batch` the float32 batch size;
-      `means` float32 `[len(LOG_NAMES)]`, the batch means of `LOG_NAMES`.
+    Returns `(generator_grads, recognizer_grads, [means of LOG_NAMES])`,
+    each summed over the replica's shards.
     """
-    per_replica = num_shards // strategy.num_replicas_in_sync
-    wake_opt, sleep_opt = model.wake_optimizer, model.sleep_optimizer
-    scale_losses = loss_scalers(wake_opt, sleep_opt)
+    scale_losses = loss_scalers(model.wake_optimizer, model.sleep_optimizer)
     scaling = {} if scale_losses is None else {"scale_losses": scale_losses}
 
     def gradients(shards, global_batch, seed, replica):
@@ -96,6 +81,31 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
             total = part if total is None else tf.nest.map_structure(tf.add, total, part)
         return total
 
+    return gradients
+
+
+def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
+                 jit_compile: bool, sums: tf.Variable) -> Callable:
+    """The `tf.function` of one training step (see the module docstring).
+
+    Args:
+      model: a compiled `tfhm.HelmholtzMachine` (its optimizers, algorithm,
+        K and recognizer update are used).
+      strategy: the `tf.distribute.Strategy` the model was built under.
+      num_shards: seed shards per global batch, a multiple of the replicas.
+      jit_compile: compile with XLA (the per-replica math only, when there
+        are several replicas: the all-reduce stays outside XLA).
+      sums: float64 `[len(LOG_NAMES) + 1]` variable to which the step adds
+        each mean times the global batch size, and the batch size.
+
+    Returns:
+      `step(shards, global_batch) -> means`: `shards` a per-replica tuple of
+      uint8 `[shard_size, data_dim]`, `global_batch` the float32 batch size;
+      `means` float32 `[len(LOG_NAMES)]`, the batch means of `LOG_NAMES`.
+    """
+    wake_opt, sleep_opt = model.wake_optimizer, model.sleep_optimizer
+    gradients = _gradients_fn(model, num_shards // strategy.num_replicas_in_sync,
+                              num_shards)
     if jit_compile and strategy.num_replicas_in_sync > 1:
         # The all-reduce stays outside XLA; the per-replica math is fused.
         gradients = tf.function(gradients, jit_compile=True)
