@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import tfhm
+from tfhm import objectives
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
 from tfhm.training import TrainConfig, Trainer
@@ -291,6 +292,37 @@ def test_mixed_precision_keeps_log_densities_float32(policy):
     # The loss scale stays a power of two > 1: no overflow made it collapse.
     if scaled:
         assert float(hm.wake_optimizer.dynamic_scale.numpy()) >= 1.0
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_trainer_scales_losses_with_its_optimizers(policy, monkeypatch):
+    # Issue 10: loss scaling in one place. The step hands the optimizers'
+    # own `scale_loss` to compute_gradients under mixed_float16 (as fit's
+    # train_step does) and nothing in float32 (the bitwise code path).
+    keras.config.set_dtype_policy(policy)
+    try:
+        hm = _small_hm(data_dim=16)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    seen, original = [], objectives.compute_gradients
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("scale_losses"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(objectives, "compute_gradients", spy)
+    Trainer(hm, TrainConfig(batch_size=60, epochs=1, eval_max_examples=0),
+            verbose=0).fit(X_BARS)
+    assert seen  # traced at least once
+    if policy == "float32":
+        assert seen == [None] * len(seen)
+        return
+    wake, sleep = hm.wake_optimizer, hm.sleep_optimizer
+    assert isinstance(wake, keras.optimizers.LossScaleOptimizer)
+    wake_scale, sleep_scale = seen[0]
+    assert wake_scale == wake.scale_loss and sleep_scale == sleep.scale_loss
+    scale = float(wake.dynamic_scale.numpy())
+    assert scale > 1 and float(wake_scale(tf.constant(2.0))) == 2 * scale
 
 
 def test_xla_step_trains():

@@ -38,7 +38,7 @@ class ProgressBar:
     from tfhm.progress import ProgressBar
     stream = io.StringIO()
     bar = ProgressBar(10, "epoch 1/3", enabled=True, stream=stream, min_interval=0)
-    bar.update(4, {"elbo": -3.25})  # "epoch 1/3  40% |########....| 4/10 [..] elbo -3.25"
+    bar.update(4, {"elbo": -3.25})  # draws "epoch 1/3  40% |...| 4/10 ... elbo -3.25"
     assert "4/10" in stream.getvalue() and "elbo -3.25" in stream.getvalue()
     bar.close()
     ```
