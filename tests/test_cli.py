@@ -483,3 +483,18 @@ def test_verbose_shows_tensorflow_log_lines():
     loud = subprocess.run([sys.executable, "-c", _VERBOSE, "1"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert loud.returncode == 0 and "absl::InitializeLog" in loud.stderr, loud.stderr
+
+
+def test_evaluate_seed_gives_the_number_of_hm_log_likelihood(tiny_run, capsys):
+    # Issue 10 acceptance 2: `tfhm evaluate --seed S` is the one
+    # importance-sampling path: the mean of hm.log_likelihood(x, K, seed=S).
+    status, out, _ = _run(["evaluate", str(tiny_run), "--num-samples", "50",
+                           "--seed", "7", "--quiet"], capsys)
+    assert status == 0
+    result = json.loads(out)
+    model = tfhm.load_model(tiny_run / "model.keras")
+    x_valid, _ = tfhm.datasets.make_bars(500, seed=1)
+    expected = model.log_likelihood(x_valid, num_samples=50, seed=7).numpy()
+    # float32 per-example values averaged in float64 on both sides.
+    np.testing.assert_allclose(result["log_likelihood"], np.mean(expected), rtol=1e-6)
+    assert result["seed"] == 7

@@ -101,3 +101,60 @@ def test_binarize_dynamic_and_threshold():
 def test_make_bars_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         datasets.make_bars(**kwargs)
+
+
+def test_npy_hold_out_is_shuffled_with_the_run_seed(tmp_path):
+    # Issue 11.15: the held-out 10% of sorted data was its last rows (all
+    # ones here); now a seeded random 10%, the same for the same seed.
+    rows = np.arange(200)[:, None] >= 100  # 100 rows of zeros, then 100 of ones
+    x = np.repeat(rows, 4, axis=1).astype(np.uint8)
+    x[:, 0] = (np.arange(200) % 2)  # make rows distinguishable
+    x[:, 1] = (np.arange(200) // 2) % 2
+    np.save(tmp_path / "sorted.npy", x)
+    spec = f"npy:{tmp_path / 'sorted.npy'}"
+    x_train, x_valid, note = datasets.load_spec(spec, seed=0)
+    assert x_train.shape == (180, 4) and x_valid.shape == (20, 4)
+    assert 0 < x_valid[:, 2].sum() < 20  # both halves are represented
+    order = np.random.default_rng(0).permutation(200)
+    np.testing.assert_array_equal(x_valid, x[order[:20]])
+    np.testing.assert_array_equal(x_train, x[order[20:]])
+    again = datasets.load_spec(spec, seed=0)[1]
+    other = datasets.load_spec(spec, seed=1)[1]
+    np.testing.assert_array_equal(again, x_valid)
+    assert not np.array_equal(other, x_valid)
+    assert "held out at random, seed 0" in note
+
+
+@pytest.mark.parametrize("content, spec, match", [
+    (b"hello, my notes\n", "npy", "is not a .npy array file.*it is a text file starting 'hello"),
+    (b"", "npy", "it is an empty file"),
+    ("npy-array", "mnist", r"is not an .npz archive \(numpy.savez\) with the arrays x_train "
+                           r"and x_valid: it is a single .npy array"),
+    ("npz-array", "npy", "is not a .npy array file.*zip archive"),
+])
+def test_malformed_files_say_what_they_are(content, spec, match, tmp_path):
+    # Issues 11.6 and 11.9: mnist: given a .npy file raised a TypeError; a
+    # text file given as npy: said "pickled (object) data".
+    path = tmp_path / "data.bin"
+    if content == "npy-array":
+        with open(path, "wb") as handle:
+            np.save(handle, np.zeros((3, 784)))
+    elif content == "npz-array":
+        with open(path, "wb") as handle:
+            np.savez(handle, x_train=np.zeros((3, 784)))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"--data {spec}:.*" + match):
+        datasets.load_spec(f"{spec}:{path}")
+
+
+def test_object_npy_and_bad_specs(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="holds an array of Python objects"):
+        datasets.load_npy(tmp_path / "objects.npy")  # never unpickled
+    with pytest.raises(ValueError, match="expected digits, bars, mnist:PATH or "
+                                         "npy:PATH. Received: 'npy:'"):
+        datasets.check_spec("npy:")
+    assert datasets.check_spec("mnist:x.npz") == "mnist:x.npz"
+    for name in ("x_train", "x_valid"):
+        assert name in datasets.DATA_SPEC_HELP and name in datasets.load_binarized_mnist.__doc__

@@ -265,7 +265,7 @@ def reconstruction_grid(model: Any, x: Any, seed: Any, cols: int = 8,
     cell = image_shape(x.shape[1])[0] * scale + 1
     labels = [(1 + r * cell, 1 + (r + 1) * cell - 1,
                "data" if r % 2 == 0 else "reconstruction")
-              for r in range(len(rows) // cols)]
+              for r in range(len(rows))]
     return annotate(grid, RECONSTRUCTION_TITLE, labels)
 
 
