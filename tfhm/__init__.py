@@ -48,7 +48,7 @@ _ATTRIBUTES = {
     "train": "tfhm.training",
 }
 _SUBMODULES = ("baselines", "datasets", "diagnostics", "evaluation", "export",
-               "layers", "objectives", "plotting", "training")
+               "layers", "objectives", "plotting", "pretrained", "training")
 
 __all__ = sorted([*_ATTRIBUTES, *_SUBMODULES, "load_model"])
 
@@ -62,6 +62,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; never run
         layers,
         objectives,
         plotting,
+        pretrained,
         training,
     )
     from tfhm.algorithms import Algorithm, RecognizerUpdate  # noqa: F401
@@ -104,7 +105,10 @@ def load_model(path: str | os.PathLike, **kwargs: Any) -> Any:
     #### Examples
 
     ```python
-    import tempfile, os
+    import os
+    import tempfile
+    import tfhm
+
     hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(2,), seed=0)
     path = os.path.join(tempfile.mkdtemp(), "hm.keras")
     hm.save(path)

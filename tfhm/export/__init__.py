@@ -45,12 +45,16 @@ wrong, raised by assertions that run before anything large is allocated.
 #### Examples
 
 ```python
-paths = tfhm.export.export_model(hm, "/srv/models", version=3)
+import tensorflow as tf
+import tfhm
+
+hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(3,), seed=0)  # or a trained one
+paths = tfhm.export.export_model(hm, "served", version=3)  # e.g. "/srv/models"
 # later, anywhere with only TensorFlow installed:
 generator = tf.saved_model.load(paths["generator"])
 out = generator.signatures["serving_default"](
     num_samples=tf.constant(10), seed=tf.constant([1, 2]))
-out["x"]                                   # [10, data_dim], as hm.sample
+assert out["x"].shape == (10, 16)          # [10, data_dim], as hm.sample(10, seed=[1, 2])
 ```
 
 Modules: `graphs` (the serving graphs and their request checks), `modules`

@@ -54,6 +54,10 @@ class GeneratorModule(tf.Module):
     #### Examples
 
     ```python
+    import tensorflow as tf
+    import tfhm
+
+    hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(3,), seed=0)
     module = tfhm.export.GeneratorModule(hm)
     module.sample(tf.constant(5), tf.constant([1, 2]))["x"]  # [5, data_dim]
     tf.saved_model.save(module, "gen/1", signatures=module.signatures())
@@ -101,6 +105,11 @@ class RecognizerModule(tf.Module):
     #### Examples
 
     ```python
+    import tensorflow as tf
+    import tfhm
+
+    hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(3,), seed=0)
+    x = tf.ones([2, 16])
     module = tfhm.export.RecognizerModule(hm)
     module.encode(x, tf.constant([1, 2]))["z1_probs"]  # [batch, latent_dims[0]]
     ```
