@@ -359,3 +359,237 @@ def test_too_many_latent_bits_for_enumeration():
     hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(20, 5), seed=0)
     with pytest.raises(ValueError, match=r"MAX_EXACT_LATENT_BITS=24.*25 bits.*log_likelihood"):
         hm.exact_log_likelihood(ALL_X6)
+
+
+# ------------------------------------------------------ issue 11 and 10.5
+def _compiled(seed=0, lr_wake=1e-2, lr_sleep=2e-2, **kwargs):
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(6,), seed=seed)
+    hm.compile(wake_optimizer=keras.optimizers.Adam(lr_wake),
+               sleep_optimizer=keras.optimizers.Adam(lr_sleep), **kwargs)
+    return hm
+
+
+def _rates(hm):
+    return (float(hm.wake_optimizer.learning_rate),
+            float(hm.sleep_optimizer.learning_rate))
+
+
+def test_learning_rate_scheduler_drives_both_optimizers():
+    # Issue 11.1: the scheduler used to change an unused RMSprop.
+    x, _ = tfhm.datasets.load_digits()
+    hm = _compiled()
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(_rates(hm))
+
+    halve = keras.callbacks.LearningRateScheduler(
+        lambda epoch, lr: lr if epoch == 0 else lr * 0.5)
+    history = hm.fit(x[:200], batch_size=50, epochs=3, verbose=0,
+                     callbacks=[halve, Record()]).history
+    expected_wake, expected_sleep = [1e-2, 5e-3, 2.5e-3], [2e-2, 1e-2, 5e-3]
+    np.testing.assert_allclose(history["learning_rate_wake"], expected_wake, rtol=1e-6)
+    np.testing.assert_allclose(history["learning_rate_sleep"], expected_sleep, rtol=1e-6)
+    # The history reports the rates the optimizers used in that epoch.
+    np.testing.assert_allclose(seen, list(zip(expected_wake, expected_sleep)), rtol=1e-6)
+
+
+def test_reduce_lr_on_plateau_drives_both_optimizers():
+    x, _ = tfhm.datasets.load_digits()
+    hm = _compiled()
+    # min_delta=1e9: no epoch after the first counts as an improvement.
+    plateau = keras.callbacks.ReduceLROnPlateau(
+        monitor="wake_loss", factor=0.5, patience=1, min_delta=1e9, mode="min")
+    history = hm.fit(x[:200], batch_size=50, epochs=3, verbose=0,
+                     callbacks=[plateau]).history
+    np.testing.assert_allclose(history["learning_rate_wake"], [1e-2, 1e-2, 5e-3], rtol=1e-6)
+    np.testing.assert_allclose(history["learning_rate_sleep"], [2e-2, 2e-2, 1e-2], rtol=1e-6)
+    np.testing.assert_allclose(_rates(hm), (2.5e-3, 5e-3), rtol=1e-6)
+
+
+def test_optimizer_learning_rate_sets_both_keeping_their_ratio():
+    hm = _compiled()
+    assert isinstance(hm.optimizer.optimizers[0].learning_rate, keras.Variable)
+    hm.optimizer.learning_rate = 1e-3
+    np.testing.assert_allclose(_rates(hm), (1e-3, 2e-3), rtol=1e-6)
+    with pytest.raises(AttributeError, match="wake_optimizer"):
+        hm.optimizer = keras.optimizers.SGD()
+
+
+def _seeded_fit_weights(seed, global_seed, **fit_kwargs):
+    x, _ = tfhm.datasets.load_digits()
+    keras.utils.set_random_seed(global_seed)  # must not matter
+    hm = _compiled(seed=seed, algorithm="reweighted_wake_sleep", num_samples=3)
+    hm.fit(x[:300], batch_size=50, epochs=2, verbose=0, **fit_kwargs)
+    return [v.numpy() for v in hm.weights]
+
+
+def test_model_seed_alone_determines_fit_with_shuffling():
+    # Issue 11.2: with shuffle=True (the default) Keras' shuffling used to
+    # follow the global random state, not the model's seed.
+    a = _seeded_fit_weights(0, global_seed=1)
+    b = _seeded_fit_weights(0, global_seed=2)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    unshuffled = _seeded_fit_weights(0, global_seed=1, shuffle=False)
+    assert any(not np.array_equal(u, v) for u, v in zip(a, unshuffled))
+    other = _seeded_fit_weights(1, global_seed=1)
+    assert any(not np.array_equal(u, v) for u, v in zip(a, other))
+
+
+def test_seeded_fit_visits_each_example_once_per_epoch_in_the_trainers_order():
+    x = np.eye(8, dtype=np.float32)[:, :6]  # row i is 1 at i (< 6), rows 6, 7 zero
+    x[6, :3] = x[7, 3:] = 1
+    order = tfhm._model_data.seeded_epochs(x, 3, seed=4, initial_epoch=0, epochs=2)
+    batches = [b.numpy() for b in order]
+    assert [len(b) for b in batches] == [3, 3, 2, 3, 3, 2]
+    for epoch in (batches[:3], batches[3:]):
+        rows = np.concatenate(epoch)
+        assert sorted(map(tuple, rows)) == sorted(map(tuple, x))
+    positions = tf.random.experimental.index_shuffle(
+        tf.range(8, dtype=tf.int64), seed=tfhm._seeds.data_order(4, 1),
+        max_index=tf.constant(7, tf.int64)).numpy()
+    np.testing.assert_array_equal(np.concatenate(batches[3:]), x[positions])
+
+
+def test_seeded_fit_refuses_what_it_cannot_reproduce():
+    x, _ = tfhm.datasets.load_digits()
+    hm = _compiled()
+    with pytest.raises(ValueError, match="does not take `y`.*shuffle=False"):
+        hm.fit(x[:50], x[:50], verbose=0)
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 1
+
+        def __getitem__(self, i):
+            return x[:10]
+
+    with pytest.raises(ValueError, match="PyDataset.*shuffle=False"):
+        hm.fit(Batches(), verbose=0)
+    history = hm.fit(x[:100], validation_split=0.2, batch_size=20, verbose=0)
+    assert "val_log_likelihood" in history.history
+    assert hm.wake_optimizer.iterations.numpy() == 4  # 80 examples, batches of 20
+
+
+@pytest.mark.parametrize("bad, match", [
+    (0.5, r"only the values 0 and 1.*x\[\d+, \d+\]=0\.5 in batch 0.*"),
+    (np.nan, r"only the values 0 and 1.*=nan in batch 0"),
+])
+@pytest.mark.parametrize("method", ["fit", "evaluate"])
+def test_bad_values_in_a_dataset_raise_before_any_weight_changes(method, bad, match):
+    # Issue 11.3: datasets used to train on NaN and non-binary values.
+    x, _ = tfhm.datasets.load_digits()
+    x = x[:40].copy()
+    x[3, 5] = bad
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(20)
+    hm = _compiled()
+    before = [v.numpy() for v in hm.weights]
+    with pytest.raises(ValueError, match=match):
+        getattr(hm, method)(dataset, verbose=0)
+    assert hm.wake_optimizer.iterations.numpy() == 0
+    for u, v in zip(before, hm.weights):
+        np.testing.assert_array_equal(u, v.numpy())
+
+
+def test_bad_values_in_a_later_batch_stop_fit_at_that_batch():
+    x, _ = tfhm.datasets.load_digits()
+    x = x[:60].copy()
+    x[45, 0] = 2
+    hm = _compiled()
+    with pytest.raises(ValueError, match=r"x\[5, 0\]=2 in batch 2"):
+        hm.fit(tf.data.Dataset.from_tensor_slices((x,)).batch(20), verbose=0)
+    assert hm.wake_optimizer.iterations.numpy() == 2  # the two good batches
+    dataset = tf.data.Dataset.from_tensor_slices(x[:40]).batch(20)
+    hm.fit(dataset, validation_data=dataset, verbose=0)  # good data trains
+
+
+def test_encode_is_the_recognizers_seeded_draw():
+    # Issue 11.14: the model had no encode in memory.
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8, 4), seed=0)
+    codes = hm.encode(x[:5], num_samples=3, seed=7)
+    latents, _ = hm.recognizer.sample(tf.constant(x[:5]), 3, tf.constant([7, 0]))
+    for l, z in enumerate(latents):
+        np.testing.assert_array_equal(codes[f"z{l + 1}"].numpy(), z.numpy())
+    means = hm.recognizer(tf.constant(x[:5]))
+    for l, m in enumerate(means):
+        np.testing.assert_array_equal(codes[f"z{l + 1}_probs"].numpy(), m.numpy())
+    assert codes["z1"].shape == (3, 5, 8) and codes["z2"].shape == (3, 5, 4)
+    again = hm.encode(x[:5], num_samples=3, seed=7)
+    np.testing.assert_array_equal(again["z2"].numpy(), codes["z2"].numpy())
+    with pytest.raises(ValueError, match="num_samples=0"):
+        hm.encode(x[:5], num_samples=0)
+    with pytest.raises(ValueError, match="only the values 0 and 1"):
+        hm.encode(np.full((2, 64), 0.5))
+
+
+def test_predict_is_a_fresh_one_sample_elbo_per_call():
+    # Issue 11.14 (documented): predict returns log w of one draw of q.
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+    a = hm.predict(x[:20], verbose=0)
+    b = hm.predict(x[:20], verbose=0)
+    assert a.shape == (20,) and np.all(a < 0) and not np.array_equal(a, b)
+    exact = hm.exact_log_likelihood(x[:20]).numpy()
+    # E_q[log w] = ELBO <= log p(x); here the gap (the posterior KL) is about
+    # 1 nat per example, far above the noise of a mean over 20 examples.
+    assert a.mean() < exact.mean()
+
+
+def test_summary_shows_output_shapes():
+    # Issue 11.15: every output shape used to be "?".
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(16, 8), hidden_units=(10,))
+    lines = []
+    hm.summary(line_length=120, print_fn=lambda line, **kwargs: lines.append(line))
+    text = "\n".join(lines)
+    assert "?" not in text
+    assert "(None, 64)" in text and "[(None, 16), (None, 8)]" in text
+
+
+def test_compute_gradients_scales_each_loss_before_differentiating():
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(3, 2), seed=0)
+    args = (hm.generator, hm.recognizer, tf.constant(ALL_X6), tf.constant([1, 2]),
+            tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP, 3, tfhm.RecognizerUpdate.WAKE_SLEEP)
+    g, r, logs = objectives.compute_gradients(*args)
+    gs, rs, logs_s = objectives.compute_gradients(
+        *args, scale_losses=(lambda loss: 8.0 * loss, lambda loss: 4.0 * loss))
+    for u, v in zip(g, gs):  # powers of two: exact
+        np.testing.assert_array_equal(8.0 * u.numpy(), v.numpy())
+    for u, v in zip(r, rs):
+        np.testing.assert_array_equal(4.0 * u.numpy(), v.numpy())
+    assert float(logs["wake_loss"]) == float(logs_s["wake_loss"])  # logs unscaled
+
+
+def test_fit_under_mixed_float16_scales_both_losses():
+    # Issue 10, acceptance 5.
+    x, _ = tfhm.datasets.load_digits()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), hidden_units=(16,),
+                                   seed=0)
+        hm.compile(wake_optimizer=keras.optimizers.Adam(1e-3),
+                   sleep_optimizer=keras.optimizers.Adam(1e-3),
+                   algorithm="reweighted_wake_sleep", num_samples=3)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    for optimizer in (hm.wake_optimizer, hm.sleep_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    scaled = []
+    for name in ("wake_optimizer", "sleep_optimizer"):
+        optimizer = getattr(hm, name)
+
+        def spy(loss, optimizer=optimizer, name=name):
+            scaled.append(name)
+            return keras.optimizers.LossScaleOptimizer.scale_loss(optimizer, loss)
+
+        optimizer.scale_loss = spy
+    history = hm.fit(x[:200], batch_size=50, epochs=2, verbose=0)
+    assert set(scaled) == {"wake_optimizer", "sleep_optimizer"}
+    assert np.isfinite(history.history["elbo"]).all()
+    for optimizer in (hm.wake_optimizer, hm.sleep_optimizer):
+        assert float(optimizer.dynamic_scale) == 2.0**15  # no overflow: never halved
+        assert int(optimizer.step_counter) == 8  # 8 finite, unscaled updates
+    float32 = _compiled()
+    assert not isinstance(float32.wake_optimizer, keras.optimizers.LossScaleOptimizer)

@@ -81,10 +81,11 @@ def _message(x, bad, count, name, batch_index):
     where = tf.concat([tf.where(bad), tf.zeros([1, 2], tf.int64)], axis=0)[0]
     value = tf.gather_nd(x, where)
     return tf.strings.format(
-        _OPEN + "`{}` must contain only the values 0 and 1 (binarize grey-scale "
-        "data first, e.g. with tfhm.datasets.binarize). Received: {}[{}, {}]={} "
-        "in batch {} of the dataset ({} bad values in that batch)" + _CLOSE,
-        (name, name, where[0], where[1], value, batch_index, count))
+        _OPEN + f"`{name}` must contain only the values 0 and 1 (binarize "
+        "grey-scale data first, e.g. with tfhm.datasets.binarize). Received: "
+        f"{name}" "[{}, {}]={} in batch {} of the dataset ({} bad values in "
+        "that batch)" + _CLOSE,
+        (where[0], where[1], value, batch_index, count))
 
 
 def _checked_batch(batch_index, element, name):

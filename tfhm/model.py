@@ -229,6 +229,13 @@ class HelmholtzMachine(Architecture, keras.Model):
 
     def train_step(self, data):
         x = self._prepare(data)
+        # Every state change waits for the batch: a batch that fails its
+        # checks (`_model_data.checked_dataset`) changes nothing, not even
+        # the optimizers' step counters or the seed generator.
+        with tf.control_dependencies([x]):
+            return self._train_on(x)
+
+    def _train_on(self, x):
         seed = tf.cast(self.seed_generator.next(), tf.int32)
         generator_grads, recognizer_grads, logs = objectives.compute_gradients(
             self.generator, self.recognizer, x, seed, self.algorithm,
@@ -255,7 +262,8 @@ class HelmholtzMachine(Architecture, keras.Model):
             x, seed = self._prepare(data["x"]), data[_model_data.BLOCK_SEED]
         else:
             x = self._prepare(data)
-            seed = tf.cast(self.seed_generator.next(), tf.int32)
+            with tf.control_dependencies([x]):  # as in train_step
+                seed = tf.cast(self.seed_generator.next(), tf.int32)
         block = evaluation.block_estimates(self, x, self.eval_num_samples, seed)
         for name in ("elbo", "log_likelihood"):
             self._trackers[name].update_state(block[name])
@@ -333,7 +341,9 @@ class HelmholtzMachine(Architecture, keras.Model):
                 history = super().fit(
                     x, y, batch_size=batch_size, epochs=epochs,
                     validation_split=validation_split,
-                    validation_data=validation_data, shuffle=shuffle,
+                    validation_data=validation_data,
+                    # Keras ignores (and warns about) shuffle for datasets.
+                    shuffle=shuffle and not isinstance(x, tf.data.Dataset),
                     class_weight=class_weight, sample_weight=sample_weight,
                     initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
                     **common)

@@ -1,0 +1,93 @@
+"""Tests of tfhm.evaluation's one importance-sampling path (issue 10, acceptance 2)."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy.special import logsumexp
+
+import tfhm
+from tfhm import diagnostics, evaluation, objectives
+
+X_DIGITS = tfhm.datasets.load_digits()[1][:100]
+
+
+def _perturbed_hm(**kwargs):
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(6, 4), seed=0, **kwargs)
+    rng = np.random.default_rng(3)
+    for v in hm.trainable_variables:
+        v.assign(v.numpy() + rng.normal(scale=0.5, size=v.shape).astype(np.float32))
+    return hm
+
+
+def test_one_seed_one_number_from_log_likelihood_evaluate_and_diagnostics():
+    hm = _perturbed_hm()
+    k = 2000  # 2**23 // (2000 * 64) = 65 rows per block: 2 blocks of the 100 examples
+    assert evaluation.block_rows(hm, k) < len(X_DIGITS)
+    hm.compile(eval_num_samples=k)
+    by_method = hm.log_likelihood(X_DIGITS, num_samples=k, seed=5).numpy()
+    elbo = hm.elbo(X_DIGITS, num_samples=k, seed=5).numpy()
+    summary = diagnostics.importance_summary(hm, X_DIGITS, k, 5)
+    direct = evaluation.importance_sampled(hm, X_DIGITS, k, tf.constant([5, 0]))
+    # The same draws: bit for bit.
+    np.testing.assert_array_equal(by_method, summary["log_likelihood"])
+    np.testing.assert_array_equal(by_method, direct["log_likelihood"])
+    np.testing.assert_array_equal(elbo, summary["elbo"])
+    result = hm.evaluate(X_DIGITS, seed=5, return_dict=True, verbose=0)
+    # evaluate runs the same blocks in its compiled test step and averages
+    # with a Keras Mean: equal up to float32 rounding of the graph and the mean.
+    np.testing.assert_allclose(result["log_likelihood"], by_method.mean(), rtol=1e-6)
+    np.testing.assert_allclose(result["elbo"], elbo.mean(), rtol=1e-6)
+    other = hm.evaluate(X_DIGITS, seed=6, return_dict=True, verbose=0)
+    assert other["log_likelihood"] != result["log_likelihood"]
+
+
+def test_evaluate_seed_refuses_what_it_cannot_reproduce():
+    hm = _perturbed_hm()
+    hm.compile()
+    with pytest.raises(ValueError, match="leave out batch_size.*batch_size=10"):
+        hm.evaluate(X_DIGITS, seed=1, batch_size=10)
+    dataset = tf.data.Dataset.from_tensor_slices(X_DIGITS).batch(10)
+    with pytest.raises(ValueError, match="in-memory x.*DatasetV2|in-memory x.*Dataset"):
+        hm.evaluate(dataset, seed=1)
+
+
+def test_blocks_and_sample_chunks_follow_the_documented_seeds(monkeypatch):
+    # A tiny budget: 10 draws of one example per chunk, one example per block.
+    hm = _perturbed_hm()
+    monkeypatch.setattr(evaluation, "ELEMENTS_PER_CHUNK", 64 * 10)
+    assert evaluation.samples_per_chunk(hm, 25) == 10
+    assert evaluation.block_rows(hm, 25) == 1
+    x = X_DIGITS[:3]
+    got = evaluation.importance_sampled(hm, x, 25, 9)
+    seed = tf.constant([9, 0])
+    for j in range(3):
+        block_seed = tf.random.experimental.stateless_fold_in(seed, j)
+        log_w = np.concatenate([objectives.log_importance_weights(
+            hm.generator, hm.recognizer, tf.constant(x[j:j + 1]), size,
+            tf.random.experimental.stateless_fold_in(block_seed, c))[0].numpy()
+            for c, size in enumerate([10, 10, 5])]).astype(np.float64)[:, 0]
+        w = np.exp(log_w - logsumexp(log_w))
+        np.testing.assert_allclose(got["elbo"][j], log_w.mean(), rtol=1e-5)
+        np.testing.assert_allclose(got["log_likelihood"][j],
+                                   logsumexp(log_w) - np.log(25), rtol=1e-5)
+        np.testing.assert_allclose(got["ess"][j], 1 / (w ** 2).sum(), rtol=1e-4)
+
+
+def test_importance_sampled_checks_its_arguments():
+    hm = _perturbed_hm()
+    with pytest.raises(ValueError, match="only the values 0 and 1"):
+        evaluation.importance_sampled(hm, np.full((2, 64), 0.5), 10, 0)
+    with pytest.raises(ValueError, match="num_samples=0"):
+        evaluation.importance_sampled(hm, X_DIGITS, 0, 0)
+    with pytest.raises(ValueError, match="seed"):
+        evaluation.importance_sampled(hm, X_DIGITS, 10, [1, 2, 3])
+
+
+def test_unseeded_estimates_draw_the_model_seed_generator():
+    a, b = _perturbed_hm(), _perturbed_hm()
+    np.testing.assert_array_equal(
+        a.log_likelihood(X_DIGITS[:5], 20).numpy(),
+        b.log_likelihood(X_DIGITS[:5], 20).numpy())
+    assert not np.array_equal(a.log_likelihood(X_DIGITS[:5], 20).numpy(),
+                              a.log_likelihood(X_DIGITS[:5], 20).numpy())
