@@ -62,8 +62,8 @@ def run_benchmark(data_dim=784, latent_dims=(200, 200, 200), hidden_units=(),
     import tfhm
 
     if run is not None:
-        import keras
-        model = keras.models.load_model(pathlib.Path(run) / "model.keras")
+        from tfhm.run_dir import RunDir
+        model = RunDir(run).load_model()
         source = run
     else:
         model = tfhm.HelmholtzMachine(data_dim, latent_dims,
@@ -110,7 +110,7 @@ def run_benchmark(data_dim=784, latent_dims=(200, 200, 200), hidden_units=(),
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--run", help="training run folder (RUN/model.keras)")
+    parser.add_argument("--run", help="training run folder (read with tfhm.run_dir.RunDir)")
     parser.add_argument("--data-dim", type=int, default=784)
     parser.add_argument("--latent-dims", default="200,200,200")
     parser.add_argument("--hidden-units", default="")

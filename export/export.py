@@ -1,10 +1,11 @@
 """Exports a training run for TF Serving (the same as `tfhm export`).
 
-  python export/export.py --run RUN --out DIR [--version 1]
-      [--max-num-samples 10000] [--overwrite]
+  python export/export.py RUN --out DIR [--version 1]
+      [--max-num-samples 10000] [--overwrite]        (or --run RUN)
 
-writes DIR/generator/VERSION and DIR/recognizer/VERSION from RUN/model.keras
-with `tfhm.export.export_model`; see export/README.md.
+writes DIR/generator/VERSION and DIR/recognizer/VERSION from the run's model
+with `tfhm.export.export_model`; see export/README.md. Exit status as every
+`tfhm` command: 0 done, 2 bad input (e.g. the version exists), 1 failure.
 """
 
 import sys

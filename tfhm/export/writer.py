@@ -79,6 +79,28 @@ def _publish(staged: pathlib.Path, target: pathlib.Path, overwrite: bool) -> Non
     shutil.rmtree(retired, ignore_errors=True)
 
 
+def _save_and_publish(modules: dict[str, tf.Module], targets: dict[str, pathlib.Path],
+                      version: int, overwrite: bool) -> None:
+    """Saves each module into a hidden folder beside its target, then renames."""
+    staged = {}
+    try:
+        for name, module in modules.items():
+            targets[name].parent.mkdir(parents=True, exist_ok=True)
+            staged[name] = pathlib.Path(tempfile.mkdtemp(
+                dir=targets[name].parent, prefix=f".tmp-{version}-"))
+            tf.saved_model.save(module, str(staged[name]),
+                                signatures=module.signatures())
+            # mkdtemp makes the folder private (0700): a server running as
+            # another user could not read the published version.
+            os.chmod(staged[name], 0o755)
+        for name in modules:
+            _publish(staged[name], targets[name], overwrite)
+    finally:
+        for folder in staged.values():
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def export_model(source: Any, base_dir: str | os.PathLike, version: int = 1, *,
                  max_num_samples: int = DEFAULT_MAX_NUM_SAMPLES,
                  overwrite: bool = False) -> dict[str, str]:
@@ -123,21 +145,5 @@ def export_model(source: Any, base_dir: str | os.PathLike, version: int = 1, *,
             raise FileExistsError(
                 f"{target} already exists; pass overwrite=True (--overwrite) "
                 "to replace it, or export a new version.")
-    staged = {}
-    try:
-        for name, module in modules.items():
-            targets[name].parent.mkdir(parents=True, exist_ok=True)
-            staged[name] = pathlib.Path(tempfile.mkdtemp(
-                dir=targets[name].parent, prefix=f".tmp-{version}-"))
-            tf.saved_model.save(module, str(staged[name]),
-                                signatures=module.signatures())
-            # mkdtemp makes the folder private (0700): a server running as
-            # another user could not read the published version.
-            os.chmod(staged[name], 0o755)
-        for name in modules:
-            _publish(staged[name], targets[name], overwrite)
-    finally:
-        for folder in staged.values():
-            if folder.exists():
-                shutil.rmtree(folder, ignore_errors=True)
+    _save_and_publish(modules, targets, version, overwrite)
     return {name: str(target) for name, target in targets.items()}
