@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -362,6 +364,19 @@ def test_progress_bar_draws_eta_and_values():
     silent = io.StringIO()  # not a terminal: "auto" stays quiet
     ProgressBar(10, enabled="auto", stream=silent, min_interval=0).update(3, {"a": 1})
     assert silent.getvalue() == ""
+
+
+def test_config_and_run_dir_import_without_tensorflow():
+    # The command line builds its flags from TrainConfig and checks run
+    # folders before it needs TensorFlow (issue 10, acceptance 4).
+    code = ("import sys; import tfhm.training; from tfhm.training.config import TrainConfig; "
+            "from tfhm.run_dir import RunDir; from tfhm.progress import ProgressBar; "
+            "TrainConfig(epochs=3); RunDir('x').holds_run(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('tensorflow', 'keras', 'tensorflow_probability')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]", out
 
 
 @pytest.mark.parametrize("changes, match", [

@@ -15,7 +15,7 @@ to the very same weights. One module per concern:
   ../progress.py ProgressBar
 
 Importing `tfhm.training` (or `tfhm.training.config`) loads no TensorFlow:
-`Trainer`, `train` and `save_model_atomic` are loaded on first use (PEP 562).
+`Trainer` and `train` are loaded on first use (PEP 562).
 
 #### Examples
 
@@ -47,8 +47,10 @@ trainer = tfhm.Trainer(hm, config, strategy=strategy, verbose=0)
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
+from tfhm import _io
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
 from tfhm.training.config import TrainConfig
@@ -67,8 +69,17 @@ __all__ = [
 CHECKPOINT_DIR = RunDir.CHECKPOINTS
 RUN_CONFIG = RunDir.CONFIG
 
-_LAZY = {"Trainer": "tfhm.training.trainer", "train": "tfhm.training.trainer",
-         "save_model_atomic": "tfhm.training.trainer"}
+_LAZY = {"Trainer": "tfhm.training.trainer", "train": "tfhm.training.trainer"}
+
+
+def save_model_atomic(model: Any, path: str | os.PathLike) -> None:
+    """`model.save(path)` through a temporary file and `os.replace`.
+
+    Readers of `path` (export, tutorials, `tfhm evaluate`) see the previous
+    model or the new one, never half a file. (A run folder's model:
+    `tfhm.run_dir.RunDir(folder).save_model(model)`.)
+    """
+    _io.replace_atomically(path, model.save)
 
 
 def __getattr__(name: str) -> Any:

@@ -21,9 +21,9 @@ from typing import Any
 
 import keras
 import numpy as np
+import numpy.typing as npt
 import tensorflow as tf
 
-from tfhm import _io
 from tfhm.model import HelmholtzMachine
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
@@ -32,18 +32,11 @@ from tfhm.training import report
 from tfhm.training import step as step_lib
 from tfhm.training.config import TrainConfig
 
-__all__ = ["Trainer", "save_model_atomic", "train"]
+__all__ = ["Trainer", "train"]
 
 History = list[dict[str, Any]]
-
-
-def save_model_atomic(model: keras.Model, path: str | os.PathLike) -> None:
-    """`model.save(path)` through a temporary file and `os.replace`.
-
-    Readers of `path` (export, tutorials, `tfhm evaluate`) see the previous
-    model or the new one, never half a file.
-    """
-    _io.replace_atomically(path, model.save)
+# 0/1 data `[n, data_dim]`: NumPy arrays, tensors, nested lists.
+Data = npt.ArrayLike | tf.Tensor
 
 
 def _serializable(value: Any) -> Any:
@@ -370,8 +363,8 @@ class Trainer:
         self._say(report.epoch_line(row, self.config.epochs, self.model.latent_dims))
         return row
 
-    def fit(self, x, validation_data=None, resume: bool = False,
-            overwrite: bool = False) -> History:
+    def fit(self, x: Data, validation_data: Data | tuple[Data] | None = None,
+            resume: bool = False, overwrite: bool = False) -> History:
         """Trains for `config.epochs` epochs (in all, counting resumed ones).
 
         Args:
@@ -431,8 +424,8 @@ class Trainer:
         return history
 
 
-def train(model: HelmholtzMachine, x, config: TrainConfig | None = None,
-          validation_data=None, **trainer_kwargs: Any) -> History:
+def train(model: HelmholtzMachine, x: Data, config: TrainConfig | None = None,
+          validation_data: Data | None = None, **trainer_kwargs: Any) -> History:
     """`Trainer(model, config, **trainer_kwargs).fit(x, validation_data)`.
 
     Args:
