@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Algorithm", "RecognizerUpdate"]
+from tfhm import _checks
+
+__all__ = ["Algorithm", "RecognizerUpdate", "resolve"]
 
 
 class _ParsableEnum(enum.Enum):
@@ -76,3 +78,45 @@ class RecognizerUpdate(_ParsableEnum):
     SLEEP = "sleep"
     WAKE = "wake"
     WAKE_SLEEP = "wake_sleep"
+
+
+def resolve(algorithm: object = "wake_sleep", num_samples: int | None = None,
+            recognizer_update: object = None
+            ) -> tuple[Algorithm, int, RecognizerUpdate]:
+    """Parses and completes a choice of algorithm, K and recognizer update.
+
+    Defaults: K = 1 for wake-sleep and 5 for reweighted wake-sleep
+    (Bornschein & Bengio 2015 found K = 5 a good trade-off); the recognizer
+    update "sleep" for wake-sleep (its only valid value) and "wake_sleep"
+    for reweighted wake-sleep, the best variant in Bornschein & Bengio
+    (2015), Section 4.
+
+    Returns:
+      `(algorithm, num_samples, recognizer_update)` as members and an int.
+
+    Raises:
+      ValueError: an unknown algorithm or recognizer update, K < 1, or a
+        recognizer update other than "sleep" with wake-sleep.
+
+    #### Examples
+
+    ```python
+    from tfhm.algorithms import resolve
+    algorithm, k, update = resolve("reweighted_wake_sleep")
+    assert k == 5 and update.value == "wake_sleep"
+    ```
+    """
+    algorithm = Algorithm.parse(algorithm)
+    rws = algorithm == Algorithm.REWEIGHTED_WAKE_SLEEP
+    num_samples = _checks.positive_int(
+        "num_samples", (5 if rws else 1) if num_samples is None else num_samples)
+    if recognizer_update is None:
+        recognizer_update = "wake_sleep" if rws else "sleep"
+    recognizer_update = RecognizerUpdate.parse(recognizer_update)
+    if not rws and recognizer_update != RecognizerUpdate.SLEEP:
+        raise ValueError(
+            "algorithm='wake_sleep' trains the recognizer on dreams only: "
+            "recognizer_update must be 'sleep' (use "
+            "algorithm='reweighted_wake_sleep' for wake updates of q). "
+            f"Received: recognizer_update={recognizer_update.value!r}")
+    return algorithm, num_samples, recognizer_update

@@ -1,0 +1,163 @@
+"""Keras' `fit` and `evaluate` for a `HelmholtzMachine` (a mixin, private).
+
+What tfhm adds to the Keras loops: 0/1 checks of arrays (at once) and of
+`tf.data` datasets (batch by batch), the model seed's shuffling of arrays in
+`fit`, and `evaluate(seed=...)`, which evaluates in the blocks and with the
+draws of `tfhm.evaluation.importance_sampled`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfhm import _checks, _model_data, _seeds, evaluation
+
+__all__ = ["KerasLoops"]
+
+_IN_MEMORY = (np.ndarray, tf.Tensor, tf.Variable, list)
+
+
+class KerasLoops:
+    """`fit` and `evaluate` of `HelmholtzMachine` (mixed in before `keras.Model`)."""
+
+    def _checked_input(self, x, name):
+        """Checks in-memory data now, and a `tf.data.Dataset` batch by batch.
+
+        Other streams (`keras.utils.PyDataset`, generators) are checked only
+        for their static last dimension, at trace time.
+        """
+        if isinstance(x, tf.data.Dataset):
+            return _model_data.checked_dataset(x, name)
+        inner = x[0] if isinstance(x, tuple) and len(x) in (1, 2) else x
+        if isinstance(inner, _IN_MEMORY):
+            _checks.binary_data(inner, self.data_dim, name)
+        return x
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
+            callbacks=None, validation_split=0.0, validation_data=None,
+            shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """`keras.Model.fit`, with data checks and seeded shuffling.
+
+        Arrays are checked (0/1, shape) before training; a `tf.data.Dataset`
+        batch by batch, the first bad batch raising a `ValueError` before
+        its step (earlier batches have trained).
+
+        Reproducibility: with a model `seed` and arrays with `shuffle=True`
+        (the default), epoch e visits the examples in the stateless
+        permutation seeded `[seed, e]` (the `Trainer`'s order for the same
+        seed), so the weights after `fit` depend on the seed, the data and the
+        arguments only, not on `keras.utils.set_random_seed`. `y`,
+        `sample_weight`, `class_weight` and `steps_per_epoch` are refused
+        there (a Helmholtz machine has no targets). Datasets and generators
+        are visited in the order they give; a `keras.utils.PyDataset` with
+        `shuffle=True` is refused under a seed (Keras shuffles its batches
+        unseeded): pass `shuffle=False`.
+        """
+        x = self._checked_input(x, "x")
+        if validation_data is not None:
+            validation_data = self._checked_input(validation_data, "validation_data")
+        common = dict(verbose=verbose, callbacks=callbacks,
+                      validation_steps=validation_steps,
+                      validation_batch_size=validation_batch_size,
+                      validation_freq=validation_freq)
+        if self.seed is not None and shuffle and isinstance(
+                x, keras.utils.PyDataset):
+            raise ValueError(
+                "A seeded HelmholtzMachine cannot reproduce Keras' shuffling of "
+                "a PyDataset's batches: pass shuffle=False (and shuffle inside "
+                "the PyDataset with your own seed). Received: shuffle=True")
+        with _model_data.raising_value_errors():
+            if self.seed is not None and shuffle and isinstance(x, _IN_MEMORY):
+                self._check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch)
+                history = self._fit_seeded(
+                    x, batch_size or 32, epochs, initial_epoch, validation_split,
+                    validation_data, common)
+            else:
+                history = super().fit(
+                    x, y, batch_size=batch_size, epochs=epochs,
+                    validation_split=validation_split,
+                    validation_data=validation_data,
+                    # Keras ignores (and warns about) shuffle for datasets.
+                    shuffle=shuffle and not isinstance(x, tf.data.Dataset),
+                    class_weight=class_weight, sample_weight=sample_weight,
+                    initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
+                    **common)
+        for optimizer, network in ((self.wake_optimizer, self.generator),
+                                   (self.sleep_optimizer, self.recognizer)):
+            optimizer.finalize_variable_values(network.trainable_variables)
+        return history
+
+    @staticmethod
+    def _check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch):
+        for key, value in (("y", y), ("sample_weight", sample_weight),
+                           ("class_weight", class_weight),
+                           ("steps_per_epoch", steps_per_epoch)):
+            if value is not None:
+                raise ValueError(
+                    f"HelmholtzMachine.fit with a seed and shuffle=True does not "
+                    f"take `{key}` (a Helmholtz machine learns from x alone); "
+                    f"pass shuffle=False to use it. Received: {key}={value!r}")
+
+    def _fit_seeded(self, x, batch_size, epochs, initial_epoch,
+                    validation_split, validation_data, common):
+        x = _checks.binary_array(x, self.data_dim)
+        if validation_split:
+            if validation_data is not None:
+                raise ValueError(
+                    "Pass `validation_data` or `validation_split`, not both. "
+                    f"Received: validation_split={validation_split!r}")
+            # Keras' rule: the last fraction of the examples, before shuffling.
+            split_at = int(math.floor(len(x) * (1.0 - validation_split)))
+            x, validation_data = x[:split_at], (x[split_at:],)
+        batch_size = _checks.positive_int("batch_size", batch_size)
+        dataset = _model_data.seeded_epochs(x, batch_size, self.seed,
+                                            initial_epoch, epochs)
+        return super().fit(dataset, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
+                           steps_per_epoch=math.ceil(len(x) / batch_size),
+                           validation_data=validation_data, **common)
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto",
+                 sample_weight=None, steps=None, callbacks=None,
+                 return_dict=False, seed=None, **kwargs):
+        """`keras.Model.evaluate`: importance-sampled `elbo`, `log_likelihood` (nats).
+
+        Means over the examples of K = `eval_num_samples` (set in `compile`;
+        100 by default) draws of q per example.
+
+        Seeds: with `seed=s` (an int or an int tensor `[2]`; in-memory `x`
+        only) the batches are the blocks of `evaluation.importance_sampled`
+        and the draws are its draws, so `log_likelihood` equals
+        `hm.log_likelihood(x, eval_num_samples, seed=s).mean()` (and the
+        diagnostics' and `tfhm evaluate --seed s`'s numbers) up to float32
+        rounding of the mean; `batch_size` must then be left out. Without a
+        seed every batch draws the next seed of the model's seed generator.
+        """
+        if seed is None:
+            with _model_data.raising_value_errors():
+                return super().evaluate(
+                    self._checked_input(x, "x"), y, batch_size=batch_size,
+                    verbose=verbose, sample_weight=sample_weight, steps=steps,
+                    callbacks=callbacks, return_dict=return_dict, **kwargs)
+        if not isinstance(x, _IN_MEMORY) or y is not None or sample_weight is not None:
+            raise ValueError(
+                "evaluate(seed=...) takes in-memory x alone (an array, tensor "
+                f"or list). Received: x of type {type(x).__name__}, y={y!r}, "
+                f"sample_weight={sample_weight!r}")
+        rows = evaluation.block_rows(self, self.eval_num_samples)
+        if batch_size is not None or steps is not None:
+            raise ValueError(
+                f"evaluate(seed=...) evaluates in the blocks of "
+                f"evaluation.importance_sampled ({rows} examples here): leave "
+                f"out batch_size and steps. Received: batch_size={batch_size!r}, "
+                f"steps={steps!r}")
+        blocks = _model_data.seeded_blocks(
+            _checks.binary_array(x, self.data_dim), rows,
+            _seeds.to_stateless(seed, self.seed_generator))
+        return super().evaluate(blocks, verbose=verbose, callbacks=callbacks,
+                                return_dict=return_dict, **kwargs)
