@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -206,7 +207,9 @@ def block_estimates(model, x: tf.Tensor, num_samples: int,
 
 
 def importance_sampled(model, x, num_samples: int, seed=None, *,
-                       rows_per_block: int | None = None) -> dict:
+                       rows_per_block: int | None = None,
+                       on_block: Callable[[int, int, dict], None] | None = None
+                       ) -> dict:
     """THE importance-sampled estimates of tfhm, per example, in blocks.
 
     Every importance-sampled number of tfhm comes from here (or, inside
@@ -227,6 +230,9 @@ def importance_sampled(model, x, num_samples: int, seed=None, *,
       seed: None, an int, or an int tensor `[2]`.
       rows_per_block: overrides `block_rows` (tests, memory experiments);
         other values give other (equally valid) draws.
+      on_block: called after each block as `on_block(done, total, parts)`
+        (blocks done, blocks in all, the dict of per-block NumPy arrays so
+        far), e.g. to update a progress bar.
 
     Returns:
       A dict of float32 NumPy arrays `[n]`: `elbo`, `log_likelihood`, `ess`.
@@ -253,11 +259,14 @@ def importance_sampled(model, x, num_samples: int, seed=None, *,
     rows = (block_rows(model, num_samples) if rows_per_block is None
             else _checks.positive_int("rows_per_block", rows_per_block))
     parts = {"elbo": [], "log_likelihood": [], "ess": []}
-    for j, start in enumerate(range(0, len(x), rows)):
+    starts = range(0, len(x), rows)
+    for j, start in enumerate(starts):
         block = block_estimates(
             model, tf.constant(x[start:start + rows]), num_samples,
             tf.random.experimental.stateless_fold_in(seed, j))
         for key in parts:
             parts[key].append(block[key].numpy())
+        if on_block is not None:
+            on_block(j + 1, len(starts), parts)
     return {key: np.concatenate(value).astype(np.float32)
             for key, value in parts.items()}
