@@ -16,7 +16,9 @@ same seed. The seeds come from four sources, each defined here once:
   with training: `[seed, STREAMS[name]]`, folded with each index in turn.
 - `data_order(seed, epoch)`: the int64 `[2]` seed of the Trainer's stateless
   permutation of epoch `epoch`, `[seed, epoch]`.
-- `initializer_seeds(seed, count)`: Python ints for weight initializers.
+- `initializer_seeds(seed, count)`: Python ints for weight initializers;
+  `network_initializer_seeds(seed, network, count)` those of the generator's
+  and the recognizer's layers.
 
 Within one step, `split(seed, n)` gives n independent seeds (the wake and
 sleep phases, the layers of an ancestral draw).
@@ -29,8 +31,8 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["STREAMS", "data_order", "initializer_seeds", "split", "stream",
-           "to_stateless"]
+__all__ = ["NETWORKS", "STREAMS", "data_order", "initializer_seeds",
+           "network_initializer_seeds", "split", "stream", "to_stateless"]
 
 INT32_MAX = 2**31 - 1
 
@@ -42,6 +44,12 @@ STREAMS = {
     "diagnostics": 8,  # per-epoch per-layer KL, entropy and active units
     "pictures": 11,  # samples and reconstructions (run folder, TensorBoard)
 }
+
+
+# Offsets of each network's initializer seed from the model's seed (0.1.0's
+# numbers: the recognizer's layers were seeded `seed + 1`), so that the two
+# networks never start from correlated weights.
+NETWORKS = {"generator": 0, "recognizer": 1}
 
 
 def split(seed, num: int):
@@ -123,3 +131,21 @@ def initializer_seeds(seed, count: int):
             f"`seed` must be a non-negative int or None. Received: seed={seed!r}")
     states = np.random.SeedSequence(int(seed)).generate_state(count)
     return [int(s) % INT32_MAX for s in states]
+
+
+def network_initializer_seeds(seed, network: str, count: int):
+    """The initializer seeds of the `count` layers of `network`.
+
+    `initializer_seeds(seed + NETWORKS[network], count)`, or Nones if `seed`
+    is None.
+
+    Raises:
+      ValueError: an unknown network or a bad seed.
+    """
+    if network not in NETWORKS:
+        raise ValueError(f"Unknown network: expected one of {sorted(NETWORKS)}. "
+                         f"Received: {network!r}")
+    if seed is None:
+        return [None] * count
+    initializer_seeds(seed, 1)  # type check before the addition
+    return initializer_seeds(seed + NETWORKS[network], count)

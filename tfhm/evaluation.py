@@ -1,13 +1,13 @@
 """Log-likelihoods of a Helmholtz machine: exact, importance-sampled, bounds.
 
-- `exact_log_likelihood`: lesson eq. 3, `log p(x) = log sum_z p(x | z) p(z)`,
+- `exact_log_likelihood`: `log p(x) = log sum_z p(x | z) p(z)`,
   summed over all `2**sum(latent_dims)` latent states in chunks.
 - `importance_sampled`: the ELBO (mean of the log-weights) and the
   importance-sampled log-likelihood `log mean_k w_k` (Burda et al. 2016)
   with the effective sample size, over K draws of q in blocks so that large
   K fits in memory: the one importance-sampling path of tfhm.
 - `exact_posterior_kl`: KL(q(z|x) || p(z|x)) by enumeration, the gap between
-  the log-likelihood and the ELBO (eq. 8).
+  the log-likelihood and the ELBO (`log p(x) = ELBO(x) + KL`).
 
 #### References
 
@@ -97,7 +97,7 @@ def _exact_log_joint_chunk(generator, x, start, count):
 
 
 def exact_log_likelihood(generator, x):
-    """`log p(x)` by enumerating every latent state (lesson eq. 3).
+    """`log p(x)` by enumerating every latent state.
 
     Args:
       generator: a `tfhm.Generator` with at most `MAX_EXACT_LATENT_BITS`
@@ -123,9 +123,9 @@ def exact_log_likelihood(generator, x):
 
 
 def exact_posterior_kl(generator, recognizer, x):
-    """`KL(q(z|x) || p(z|x))` per example by enumeration (lesson eq. 7).
+    """`KL(q(z|x) || p(z|x))` per example by enumeration.
 
-    Equals `log p(x) - ELBO(x)` (eq. 8). Holds all `2**bits` states at once:
+    Equals `log p(x) - ELBO(x)`. Holds all `2**bits` states at once:
     meant for small models (teaching, tests).
 
     Returns:

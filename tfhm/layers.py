@@ -113,7 +113,7 @@ def bernoulli_log_prob_all_pairs(x, logits):
 
 @keras.saving.register_keras_serializable(package="tfhm")
 class BernoulliPrior(keras.layers.Layer):
-    """Learnable factorized Bernoulli prior `p(z | beta)` (lesson eq. 1).
+    """Learnable factorized Bernoulli prior `p(z | beta)` (Dayan et al. 1995, eq. 1).
 
     `p(z | beta) = prod_k beta_k^z_k (1 - beta_k)^(1 - z_k)` with
     `beta = sigmoid(logits)`; the layer's one weight is `logits` `[units]`.
@@ -134,9 +134,13 @@ class BernoulliPrior(keras.layers.Layer):
     #### Examples
 
     ```python
+    import math
+    import tensorflow as tf
+    import tfhm.layers
     prior = tfhm.layers.BernoulliPrior(4)
     dist = prior(tf.zeros([10, 0]))    # batch of 10
-    dist.log_prob(tf.ones([10, 4]))    # [10], each 4 * log(1/2)
+    log_p = dist.log_prob(tf.ones([10, 4]))  # [10], each 4 * log(1/2)
+    assert abs(float(log_p[0]) - 4 * math.log(0.5)) < 1e-5
     ```
     """
 
@@ -191,9 +195,14 @@ class DenseBernoulli(keras.layers.Layer):
     #### Examples
 
     ```python
-    layer = tfhm.layers.DenseBernoulli(784, hidden_units=(200,))
+    import tensorflow as tf
+    import tfhm.layers
+    layer = tfhm.layers.DenseBernoulli(784, hidden_units=(200,), seed=0)
+    z = tf.cast(tf.random.stateless_uniform([8, 50], seed=[0, 1]) < 0.5, tf.float32)
     dist = layer(z)                          # z: [batch, 50]
-    dist.log_prob(x)                         # [batch] nats
+    x = tfhm.layers.sample_bernoulli(dist, seed=tf.constant([2, 3]))
+    log_p = tfhm.layers.bernoulli_log_prob(dist, x)  # [batch] nats
+    assert log_p.shape == (8,)
     ```
     """
 

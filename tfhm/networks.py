@@ -152,7 +152,8 @@ class Generator(_Network):
         super().__init__(data_dim, latent_dims, hidden_units, activation, seed,
                          **kwargs)
         below = (self.data_dim,) + self.latent_dims[:-1]
-        seeds = _seeds.initializer_seeds(seed, len(self.latent_dims))
+        seeds = _seeds.network_initializer_seeds(seed, "generator",
+                                                 len(self.latent_dims))
         self.prior = BernoulliPrior(self.latent_dims[-1], name="prior")
         self.conditionals = [
             self._dense_bernoulli(below[l], self.latent_dims[l], seeds[l],
@@ -243,8 +244,8 @@ class Recognizer(_Network):
         super().__init__(data_dim, latent_dims, hidden_units, activation, seed,
                          **kwargs)
         below = (self.data_dim,) + self.latent_dims[:-1]
-        seeds = _seeds.initializer_seeds(None if seed is None else seed + 1,
-                                         len(self.latent_dims))
+        seeds = _seeds.network_initializer_seeds(seed, "recognizer",
+                                                 len(self.latent_dims))
         self.conditionals = [
             self._dense_bernoulli(self.latent_dims[l], below[l], seeds[l],
                                   name=f"q_z{l + 1}_given_{'x' if l == 0 else f'z{l}'}")
