@@ -498,3 +498,27 @@ def test_evaluate_seed_gives_the_number_of_hm_log_likelihood(tiny_run, capsys):
     # float32 per-example values averaged in float64 on both sides.
     np.testing.assert_allclose(result["log_likelihood"], np.mean(expected), rtol=1e-6)
     assert result["seed"] == 7
+
+
+_LAZY_PACKAGE = """
+import sys
+import tfhm
+assert "tensorflow" not in sys.modules and "keras" not in sys.modules, "eager import"
+model = tfhm.load_model(sys.argv[1])
+assert type(model).__name__ == "HelmholtzMachine", type(model)
+import keras
+again = keras.models.load_model(sys.argv[1])  # registered by tfhm.load_model / tfhm.model
+assert isinstance(again, tfhm.HelmholtzMachine)
+assert set(tfhm.__all__) <= set(dir(tfhm))
+missing = [name for name in tfhm.__all__ if getattr(tfhm, name, None) is None]
+print("OK", missing)
+"""
+
+
+def test_lazy_package_loads_saved_models():
+    # Issue 10: `import tfhm` loads no TensorFlow; tfhm.load_model (and
+    # keras.models.load_model once a tfhm class was touched) load .keras files.
+    fixture = os.path.join(os.path.dirname(__file__), "fixtures", "hm_v0_1_0.keras")
+    result = subprocess.run([sys.executable, "-c", _LAZY_PACKAGE, fixture],
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0 and "OK []" in result.stdout, result.stderr[-3000:]
