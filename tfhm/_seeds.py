@@ -52,12 +52,12 @@ STREAMS = {
 NETWORKS = {"generator": 0, "recognizer": 1}
 
 
-def split(seed, num: int):
+def split(seed, num: int) -> tf.Tensor:
     """`num` independent stateless seeds, int32 `[num, 2]`, from one `[2]`."""
     return tf.random.experimental.stateless_split(seed, num)
 
 
-def stream(seed: int, name: str, *indices):
+def stream(seed: int, name: str, *indices) -> tf.Tensor:
     """The int32 `[2]` seed of the named stream `name` of a run seeded `seed`.
 
     Args:
@@ -79,12 +79,12 @@ def stream(seed: int, name: str, *indices):
     return result
 
 
-def data_order(seed: int, epoch):
+def data_order(seed: int, epoch) -> tf.Tensor:
     """int64 `[2]` seed of the Trainer's permutation of epoch `epoch`."""
     return tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
 
 
-def to_stateless(seed, seed_generator):
+def to_stateless(seed, seed_generator) -> tf.Tensor:
     """A user seed (None, int or int tensor `[2]`) as an int32 `[2]` seed.
 
     Args:
@@ -113,7 +113,7 @@ def to_stateless(seed, seed_generator):
     return tf.cast(seed, tf.int32)
 
 
-def initializer_seeds(seed, count: int):
+def initializer_seeds(seed, count: int) -> list:
     """`count` distinct int seeds derived from `seed`, or Nones if unseeded.
 
     NumPy's `SeedSequence` spreads one seed into independent ones, so the
@@ -133,7 +133,7 @@ def initializer_seeds(seed, count: int):
     return [int(s) % INT32_MAX for s in states]
 
 
-def network_initializer_seeds(seed, network: str, count: int):
+def network_initializer_seeds(seed, network: str, count: int) -> list:
     """The initializer seeds of the `count` layers of `network`.
 
     `initializer_seeds(seed + NETWORKS[network], count)`, or Nones if `seed`

@@ -24,7 +24,7 @@ class BernoulliMixture:
     log_weights: np.ndarray  # [C] log mixing proportions, log pi.
     probs: np.ndarray  # [C, D] Bernoulli means mu of each component.
 
-    def log_prob(self, x):
+    def log_prob(self, x) -> np.ndarray:
         """Exact `log p(x)` in nats, float64 `[n]` for `x` `[n, D]` of 0/1."""
         return logsumexp(self._log_joint(np.asarray(x, np.float64)), axis=1)
 
@@ -33,7 +33,8 @@ class BernoulliMixture:
         return x @ log_mu.T + (1 - x) @ log_not_mu.T + self.log_weights  # [n, C]
 
 
-def fit_bernoulli_mixture(x, num_components, num_iterations=100, seed=0):
+def fit_bernoulli_mixture(x, num_components: int, num_iterations: int = 100,
+                          seed: int = 0) -> BernoulliMixture:
     """Fits a mixture of Bernoullis by EM (maximum likelihood).
 
     Args:

@@ -44,7 +44,7 @@ __all__ = [
 ACTIVE_UNIT_THRESHOLD = 1e-2
 
 
-def binary_entropy_from_logits(logits):
+def binary_entropy_from_logits(logits: tf.Tensor) -> tf.Tensor:
     """`h(sigmoid(l)) = softplus(-|l|) + |l| sigmoid(-|l|)` in nats, elementwise.
 
     (Equal to `softplus(l) - sigmoid(l) * l`, written without its

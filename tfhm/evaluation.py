@@ -51,13 +51,13 @@ _EXAMPLES_PER_CHUNK = 256
 _STATES_PER_CHUNK = 2**14
 
 
-def log_mean_exp(values, axis):
+def log_mean_exp(values: tf.Tensor, axis: int) -> tf.Tensor:
     """`log mean(exp(values))` along `axis`, computed stably."""
     count = tf.cast(tf.shape(values)[axis], values.dtype)
     return tf.reduce_logsumexp(values, axis=axis) - tf.math.log(count)
 
 
-def check_enumerable(latent_dims):
+def check_enumerable(latent_dims) -> None:
     """Raises ValueError if `sum(latent_dims)` exceeds `MAX_EXACT_LATENT_BITS`."""
     bits = sum(latent_dims)
     if bits > MAX_EXACT_LATENT_BITS:
@@ -70,7 +70,7 @@ def check_enumerable(latent_dims):
             "estimate, instead.")
 
 
-def enumerate_latents(latent_dims, start, count):
+def enumerate_latents(latent_dims, start, count) -> list:
     """Latent states `start .. start + count - 1` in binary, split per layer.
 
     State `s` sets bit `i` of the concatenated latents `[z_1, ..., z_L]` to
@@ -96,7 +96,7 @@ def _exact_log_joint_chunk(generator, x, start, count):
     return bernoulli_log_prob_all_pairs(x, x_logits) + log_prior[tf.newaxis, :]
 
 
-def exact_log_likelihood(generator, x):
+def exact_log_likelihood(generator, x: tf.Tensor) -> tf.Tensor:
     """`log p(x)` by enumerating every latent state.
 
     Args:
@@ -122,7 +122,7 @@ def exact_log_likelihood(generator, x):
     return tf.concat(results, axis=0)
 
 
-def exact_posterior_kl(generator, recognizer, x):
+def exact_posterior_kl(generator, recognizer, x: tf.Tensor) -> tf.Tensor:
     """`KL(q(z|x) || p(z|x))` per example by enumeration.
 
     Equals `log p(x) - ELBO(x)`. Holds all `2**bits` states at once:

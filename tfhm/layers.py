@@ -17,6 +17,8 @@ log-density of tfhm is a float32 number.
      Intelligence 56, 71-113 (1992). (The sigmoid belief network.)
 """
 
+from __future__ import annotations
+
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -42,7 +44,8 @@ def _independent_bernoulli(logits):
     )
 
 
-def sample_bernoulli(distribution, seed, sample_shape=()):
+def sample_bernoulli(distribution: tfd.Distribution, seed: tf.Tensor,
+                     sample_shape=()) -> tf.Tensor:
     """Draws float32 0/1 samples from a factorized Bernoulli, statelessly.
 
     The draw is `z = 1[u < sigmoid(logits)]` with `u ~ Uniform[0, 1)` from
@@ -69,7 +72,7 @@ def sample_bernoulli(distribution, seed, sample_shape=()):
     return tf.cast(uniform < tf.sigmoid(logits), tf.float32)
 
 
-def bernoulli_log_prob(distribution, value):
+def bernoulli_log_prob(distribution: tfd.Distribution, value: tf.Tensor) -> tf.Tensor:
     """`log p(value)` under a factorized Bernoulli, in one softplus pass.
 
     Uses `log Bernoulli(y; l) = sum_d y_d * l_d - softplus(l_d)`, exact for 0/1
@@ -91,7 +94,7 @@ def bernoulli_log_prob(distribution, value):
         return tf.reduce_sum(value * logits - tf.math.softplus(logits), axis=-1)
 
 
-def bernoulli_log_prob_all_pairs(x, logits):
+def bernoulli_log_prob_all_pairs(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """`log p(x_i | logits_j)` for every pair of rows, by one matrix product.
 
     The identity of `bernoulli_log_prob` as a matrix product, so the
@@ -231,7 +234,7 @@ class DenseBernoulli(keras.layers.Layer):
             shape = shape[:-1] + (layer.units,)
         self.logits_layer.build(shape)
 
-    def compute_logits(self, inputs):
+    def compute_logits(self, inputs: tf.Tensor) -> tf.Tensor:
         """The float32 logits `[..., units]` of `p(y | inputs)`."""
         hidden = inputs
         for layer in self.hidden_layers:

@@ -26,6 +26,10 @@ the batch); for wake-sleep `w~_k = 1 / K` (K = 1 is the classic algorithm).
      arXiv:1406.2751.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+
 import tensorflow as tf
 
 from tfhm import _seeds
@@ -44,7 +48,7 @@ __all__ = [
 ]
 
 
-def split_seed(seed, num):
+def split_seed(seed: tf.Tensor, num: int) -> tf.Tensor:
     """`num` independent stateless seeds `[num, 2]` int32 from one seed `[2]`.
 
     Kept for compatibility: `tfhm._seeds.split`.
@@ -52,7 +56,8 @@ def split_seed(seed, num):
     return _seeds.split(seed, num)
 
 
-def log_importance_weights(generator, recognizer, x, num_samples, seed):
+def log_importance_weights(generator, recognizer, x: tf.Tensor, num_samples,
+                           seed: tf.Tensor) -> tuple:
     """Draws K latents per example from q and returns their log-weights.
 
     Args:
@@ -73,7 +78,7 @@ def log_importance_weights(generator, recognizer, x, num_samples, seed):
     return log_p - log_q, log_p, log_q, latents
 
 
-def importance_weights(log_weights):
+def importance_weights(log_weights: tf.Tensor) -> tf.Tensor:
     """Self-normalized importance weights, per example, without gradient.
 
     Args:
@@ -86,13 +91,14 @@ def importance_weights(log_weights):
     return tf.stop_gradient(tf.nn.softmax(log_weights, axis=0))
 
 
-def effective_sample_size(log_weights):
+def effective_sample_size(log_weights: tf.Tensor) -> tf.Tensor:
     """Kish's effective sample size `1 / sum_k w~_k^2` per example `[batch]`."""
     weights = tf.nn.softmax(log_weights, axis=0)
     return 1.0 / tf.reduce_sum(tf.square(weights), axis=0)
 
 
-def wake_losses(generator, recognizer, x, num_samples, seed, algorithm):
+def wake_losses(generator, recognizer, x: tf.Tensor, num_samples: int,
+                seed: tf.Tensor, algorithm: Algorithm) -> dict:
     """Per-example wake-phase losses of the generator and the recognizer.
 
     Args:
@@ -121,7 +127,7 @@ def wake_losses(generator, recognizer, x, num_samples, seed, algorithm):
     }
 
 
-def sleep_loss(generator, recognizer, num_dreams, seed):
+def sleep_loss(generator, recognizer, num_dreams, seed: tf.Tensor) -> tf.Tensor:
     """Per-dream sleep-phase loss `-log q(z | x)`, (z, x) ~ p.
 
     Args:
@@ -143,9 +149,12 @@ def _reduce(per_example, global_batch_size):
     return tf.reduce_sum(per_example) / tf.cast(global_batch_size, tf.float32)
 
 
-def compute_gradients(generator, recognizer, x, seed, algorithm, num_samples,
-                      recognizer_update, global_batch_size=None,
-                      scale_losses=None):
+def compute_gradients(generator, recognizer, x: tf.Tensor, seed: tf.Tensor,
+                      algorithm: Algorithm, num_samples: int,
+                      recognizer_update: RecognizerUpdate,
+                      global_batch_size=None,
+                      scale_losses: tuple[Callable, Callable] | None = None
+                      ) -> tuple[list, list, dict]:
     """One wake-sleep step's gradients, one tape per network.
 
     Args:
