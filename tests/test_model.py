@@ -593,3 +593,57 @@ def test_fit_under_mixed_float16_scales_both_losses():
         assert int(optimizer.step_counter) == 8  # 8 finite, unscaled updates
     float32 = _compiled()
     assert not isinstance(float32.wake_optimizer, keras.optimizers.LossScaleOptimizer)
+
+
+# ------------------------------------------------------ light argument checks
+def test_checks_and_algorithms_import_without_tensorflow():
+    import subprocess
+    import sys
+    code = ("import sys, tfhm._checks, tfhm.algorithms; "
+            "sys.exit('tensorflow' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+@pytest.mark.parametrize("value, ok", [
+    (1e-3, True), (2, True), (0, False), (-1e-3, False), (float("nan"), False),
+    (float("inf"), False), (True, False), ("0.1", False), (None, False)])
+def test_positive_float(value, ok):
+    from tfhm import _checks
+    if ok:
+        assert _checks.positive_float("lr", value) == float(value)
+    else:
+        with pytest.raises(ValueError, match=r"`lr` must be a finite number > 0\. "
+                                             r"Received: lr="):
+            _checks.positive_float("lr", value)
+
+
+def test_int_in_range():
+    from tfhm import _checks
+    assert _checks.int_in_range("epochs", 0, 0) == 0
+    assert _checks.int_in_range("k", np.int64(5), 1, 5) == 5
+    with pytest.raises(ValueError, match=r"in \[1, 5\]\. Received: k=6"):
+        _checks.int_in_range("k", 6, 1, 5)
+    with pytest.raises(ValueError, match=r">= 0\. Received: epochs=-1"):
+        _checks.int_in_range("epochs", -1, 0)
+    for bad in (True, 2.0, "3"):
+        with pytest.raises(ValueError, match="must be an integer"):
+            _checks.int_in_range("k", bad, 1)
+
+
+def test_resolve_gives_compiles_defaults_and_errors():
+    from tfhm.algorithms import resolve
+    assert resolve() == (tfhm.Algorithm.WAKE_SLEEP, 1, tfhm.RecognizerUpdate.SLEEP)
+    assert resolve("reweighted_wake_sleep", 7, "wake") == (
+        tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP, 7, tfhm.RecognizerUpdate.WAKE)
+    with pytest.raises(ValueError, match="must be 'sleep'"):
+        resolve("wake_sleep", None, "wake")
+    assert objectives.Algorithm is tfhm.algorithms.Algorithm  # re-exported
+
+
+def test_network_initializer_seeds_keep_the_numbers_of_0_1_0():
+    from tfhm import _seeds
+    assert _seeds.network_initializer_seeds(4, "generator", 3) == _seeds.initializer_seeds(4, 3)
+    assert _seeds.network_initializer_seeds(4, "recognizer", 2) == _seeds.initializer_seeds(5, 2)
+    assert _seeds.network_initializer_seeds(None, "recognizer", 2) == [None, None]
+    with pytest.raises(ValueError, match="network.*'decoder'"):
+        _seeds.network_initializer_seeds(1, "decoder", 1)
