@@ -55,7 +55,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"tfhm evaluate: {len(x)} examples, K={args.num_samples} ...",
               file=sys.stderr, flush=True)
-    summary = evaluation.importance_sampled(model, x, args.num_samples, seed=args.seed)
+    on_block, bar = _progress(args)
+    summary = evaluation.importance_sampled(model, x, args.num_samples, seed=args.seed,
+                                            on_block=on_block)
+    if bar:
+        bar[0].close()
     result = {"run": args.run, "data": description, "split": args.split,
               "num_examples": int(len(x)), "num_samples": args.num_samples,
               "seed": args.seed}
@@ -71,6 +75,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             f"{evaluation.MAX_EXACT_LATENT_BITS}, enumeration skipped")
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _progress(args: argparse.Namespace) -> tuple[Any, list]:
+    """An `on_block` callback drawing a progress bar (terminals only, not --quiet)."""
+    import numpy as np
+
+    from tfhm.progress import ProgressBar
+
+    bar: list = []  # the bar, made once the number of blocks is known
+
+    def on_block(done: int, total: int, parts: dict) -> None:
+        if not bar:
+            bar.append(ProgressBar(total, f"evaluate K={args.num_samples}",
+                                   enabled=False if args.quiet else "auto"))
+        bar[0].update(done, lambda: {key: float(np.concatenate(parts[key]).mean())
+                                     for key in ("elbo", "log_likelihood")})
+
+    return on_block, bar
 
 
 def _check_png_out(out: str, overwrite: bool) -> None:

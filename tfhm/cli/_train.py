@@ -242,8 +242,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _interrupted(run)
     seconds = time.perf_counter() - started
     if trainer.already_complete:  # the Trainer checked the settings, wrote nothing
-        _say(f"{run.path} is already complete ({config.epochs}/{config.epochs} "
-             "epochs); nothing was changed.")
+        if args.quiet:  # else the Trainer has said so
+            done = history[-1]["epoch"] if history else config.epochs
+            _say(f"{run.path} is already complete ({done}/{config.epochs} epochs); "
+                 "nothing was changed.")
         return 0
     if not trainer.is_chief:
         return 0
