@@ -107,9 +107,11 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         A `tfhm._optimizers.LinkedOptimizers` once compiled (None before):
         `keras.callbacks.LearningRateScheduler` and `ReduceLROnPlateau` drive
         the wake and the sleep optimizer, each from its own rate, and log the
-        rates they then use as `learning_rate_wake` and `learning_rate_sleep`;
-        setting `hm.optimizer.learning_rate` sets the wake rate and moves the
-        sleep rate with it (same ratio).
+        rates they then use as `learning_rate_wake` and `learning_rate_sleep`
+        (a schedule `f(epoch, lr)` that scales `lr` keeps the two rates'
+        ratio; one that ignores `lr` gives both the same rate); setting
+        `hm.optimizer.learning_rate` sets the wake rate and moves the sleep
+        rate with it (same ratio).
         """
         if getattr(self, "wake_optimizer", None) is None:
             return None
