@@ -22,11 +22,7 @@ from typing import Any, NoReturn
 
 from tfhm import _checks, datasets
 from tfhm.run_dir import RunDir
-
-try:
-    from tfhm.training.config import TrainConfig
-except ImportError:  # before tfhm.training became a package
-    from tfhm.training import TrainConfig
+from tfhm.training.config import TrainConfig
 
 __all__ = ["MODEL_DEFAULTS", "UsageError", "build_parser", "config_fields", "resolve_run",
            "subparser_error"]
