@@ -58,6 +58,12 @@ def _make_out_folder(run: RunDir) -> None:
                          f"{error.strerror or error}") from None
 
 
+def _load_tensorflow(args: argparse.Namespace) -> None:
+    from tfhm.cli import load_tensorflow
+
+    load_tensorflow(args.verbose)
+
+
 def _check_run_folder(args: argparse.Namespace) -> RunDir:
     if args.out is None:
         if args.resume:
@@ -67,6 +73,7 @@ def _check_run_folder(args: argparse.Namespace) -> RunDir:
     if args.resume:
         if not os.path.isdir(args.out):
             raise UsageError(f"--resume: no run folder at {args.out!r}.")
+        _load_tensorflow(args)  # the checkpoint check reads checkpoints
         run.check_resumable()
     else:
         _check_out_path(args.out)
@@ -219,12 +226,10 @@ def _build(args: argparse.Namespace, run: RunDir, config: Any, x_train: Any) -> 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Runs `tfhm train`; returns the exit status (0, or 130 on Ctrl-C)."""
-    from tfhm.cli import load_tensorflow
-
-    load_tensorflow(args.verbose)
     run = _check_run_folder(args)
     config = _resolve(args, run)
     x_train, x_valid, description = datasets.load_spec(args.data, seed=config.seed)
+    _load_tensorflow(args)  # bad input above is reported without loading it
     _make_out_folder(run)
     trainer = _build(args, run, config, x_train)
     model = trainer.model
