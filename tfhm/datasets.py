@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def load_digits():
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled 8x8 digits, binarized, with a fixed split.
 
     Pixels (grey levels 0..16) are set to 1 where the value is >= 8. The
@@ -186,7 +187,7 @@ DATA_SPEC_HELP = (
     "MNIST: an .npz archive with the arrays x_train and x_valid (x_test "
     "optional), each [n, 784] of 0/1; a folder of binarized_mnist_"
     "{train,valid,test}.amat; or one .amat file) or npy:PATH (one .npy array "
-    "[examples, pixels] of 0/1; 10%% held out at random, seeded by --seed)")
+    "[examples, pixels] of 0/1; 10% held out at random, seeded by --seed)")
 
 
 def check_spec(spec: str) -> str:
@@ -250,7 +251,8 @@ def load_spec(spec: str, seed: int = 0
     return x_train, x_valid, note
 
 
-def binarize(images, seed=None, threshold=None):
+def binarize(images: Any, seed: int | None = None,
+             threshold: float | None = None) -> np.ndarray:
     """Binarizes grey-scale images: dynamically (sampled) or by a threshold.
 
     Dynamic binarization draws each pixel as Bernoulli(intensity) afresh,
@@ -295,14 +297,14 @@ class BarsModel:
     bars: np.ndarray  # [2 * size, size * size] 0/1 masks, rows then columns.
 
     @property
-    def data_dim(self):
+    def data_dim(self) -> int:
         return self.size * self.size
 
     @property
-    def num_bars(self):
+    def num_bars(self) -> int:
         return 2 * self.size
 
-    def log_prob(self, x):
+    def log_prob(self, x: Any) -> np.ndarray:
         """Exact `log p(x)` in nats by summing over all `2**num_bars` bar sets.
 
         Args:
@@ -325,7 +327,7 @@ class BarsModel:
                        + (self.data_dim - mismatches) * np.log1p(-self.noise))
         return np.logaddexp.reduce(log_lik + log_prior[None, :], axis=1)
 
-    def sample(self, num_examples, seed=None):
+    def sample(self, num_examples: int, seed: int | None = None) -> np.ndarray:
         """Draws `num_examples` images, float32 `[n, size * size]`."""
         rng = np.random.default_rng(seed)
         on = (rng.random((num_examples, self.num_bars)) < self.p).astype(np.float64)
@@ -334,7 +336,8 @@ class BarsModel:
         return np.logical_xor(images, flips).astype(np.float32)
 
 
-def make_bars(num_examples, size=4, p=0.2, noise=0.0, seed=0):
+def make_bars(num_examples: int, size: int = 4, p: float = 0.2, noise: float = 0.0,
+              seed: int | None = 0) -> tuple[np.ndarray, BarsModel]:
     """The bars data of the Helmholtz machine papers, and its true model.
 
     Args:

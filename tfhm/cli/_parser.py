@@ -187,7 +187,7 @@ def _train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
             "Bernoullis fitted to the same data. With --resume, options not "
             "given are taken from the run folder."))
     train.add_argument("--data", type=_data_spec, default=None,
-                       help=datasets.DATA_SPEC_HELP + "; default digits")
+                       help=datasets.DATA_SPEC_HELP.replace("%", "%%") + "; default digits")
     train.add_argument("--latent-dims", type=_nonempty_int_list, default=None,
                        help="latent layer sizes, bottom to top (default "
                        f"{','.join(map(str, MODEL_DEFAULTS['latent_dims']))})")
