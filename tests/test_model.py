@@ -519,6 +519,15 @@ def test_encode_is_the_recognizers_seeded_draw():
     assert codes["z1"].shape == (3, 5, 8) and codes["z2"].shape == (3, 5, 4)
     again = hm.encode(x[:5], num_samples=3, seed=7)
     np.testing.assert_array_equal(again["z2"].numpy(), codes["z2"].numpy())
+    # The twin of the exported recognizer's `encode` (same seed semantics).
+    exported = tfhm.export.RecognizerModule(hm).encode(
+        tf.constant(x[:5]), tf.constant([7, 0], tf.int32))
+    one = hm.encode(x[:5], seed=7)
+    for key, value in exported.items():
+        if key.endswith("_probs"):  # a compiled graph: equal up to float32 rounding
+            np.testing.assert_allclose(one[key].numpy(), value.numpy(), rtol=1e-6)
+        else:  # the same draw
+            np.testing.assert_array_equal(one[key].numpy()[0], value.numpy())
     with pytest.raises(ValueError, match="num_samples=0"):
         hm.encode(x[:5], num_samples=0)
     with pytest.raises(ValueError, match="only the values 0 and 1"):
