@@ -57,7 +57,9 @@ class KerasLoops:
         there (a Helmholtz machine has no targets). Datasets and generators
         are visited in the order they give; a `keras.utils.PyDataset` with
         `shuffle=True` is refused under a seed (Keras shuffles its batches
-        unseeded): pass `shuffle=False`.
+        unseeded): pass `shuffle=False`. Without a model seed, arrays are
+        shuffled by Keras, from TensorFlow's global random state (which
+        `keras.utils.set_random_seed` fixes).
         """
         x = self._checked_input(x, "x")
         if validation_data is not None:
