@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if extras:
         subparser_error(args.command, f"unrecognized arguments: {' '.join(extras)}")
-    resolve_run(parser, args)
+    resolve_run(args)
     prog = f"tfhm {args.command}"
     try:
         return _handler(args.command)(args)

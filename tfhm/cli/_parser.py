@@ -284,7 +284,7 @@ def build_parser() -> Parser:
     return parser
 
 
-def resolve_run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def resolve_run(args: argparse.Namespace) -> None:
     """Sets `args.run` from the positional RUN or `--run` (exactly one)."""
     if getattr(args, "run_option", None) is None and "run" not in vars(args):
         return
