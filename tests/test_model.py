@@ -656,3 +656,14 @@ def test_network_initializer_seeds_keep_the_numbers_of_0_1_0():
     assert _seeds.network_initializer_seeds(None, "recognizer", 2) == [None, None]
     with pytest.raises(ValueError, match="network.*'decoder'"):
         _seeds.network_initializer_seeds(1, "decoder", 1)
+
+
+def test_networks_moved_but_importable_and_registered_as_before():
+    from tfhm import model, networks
+    assert model.Generator is networks.Generator and model.Recognizer is networks.Recognizer
+    for cls in (networks.Generator, networks.Recognizer, model.HelmholtzMachine):
+        assert keras.saving.get_registered_name(cls) == f"tfhm>{cls.__name__}"
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(3, 2), hidden_units=(4,), seed=2)
+    config = hm.get_config()
+    assert config == {**hm.generator.get_config(), "name": hm.name}
+    assert tfhm.HelmholtzMachine.from_config(config).get_config() == config
