@@ -7,8 +7,9 @@ Writes the `.keras` file into `tfhm/pretrained/` and its entry (sha256 and
 card) into `tfhm/pretrained/manifest.json`. Run it with tfhm installed from a
 wheel (not the working tree), as every long benchmark here.
 
-The digits model (`digits_rws_16`): the main job's architecture (latent
-layer 16, 64 hidden units per conditional), reweighted wake-sleep with K=5,
+The digits model (`digits_rws_16`): the main job's latent layer of 16 units
+with 128 hidden units per conditional (64 in the main job: 128 reached
+-16.75 nats where 64 reached -17.04 with this schedule), reweighted wake-sleep with K=5,
 batch 100, Adam with a step schedule for both networks (3e-3 for 300 epochs,
 1e-3 for 200, 3e-4 for 100) on scikit-learn's digits binarized at 8 (of 16)
 as `tfhm.datasets.load_digits` does; its card states the exact validation
@@ -30,6 +31,7 @@ import _common  # noqa: E402
 
 PACKAGE_DIR = _common.REPO_ROOT / "tfhm" / "pretrained"
 SCHEDULE = ((3e-3, 300), (1e-3, 200), (3e-4, 100))  # (learning rate, epochs)
+HIDDEN = (128,)
 SLICE = dict(images=100, num_samples=1000, seed=0)
 
 
@@ -60,7 +62,7 @@ def train_digits():
     import tfhm
 
     x_train, x_valid = tfhm.datasets.load_digits()
-    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(16,), hidden_units=(64,), seed=0)
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(16,), hidden_units=HIDDEN, seed=0)
     keras.utils.set_random_seed(0)  # Keras' shuffling, for tfhm versions that do not seed it
     hm.compile(wake_optimizer=keras.optimizers.Adam(SCHEDULE[0][0]),
                sleep_optimizer=keras.optimizers.Adam(SCHEDULE[0][0]),
@@ -79,8 +81,8 @@ def train_digits():
     name, file = "digits_rws_16", "digits_rws_16.keras"
     hm.save(PACKAGE_DIR / file)
     card = {
-        "title": "Helmholtz machine 64-16 (64 hidden units), digits",
-        "architecture": {"data_dim": 64, "latent_dims": [16], "hidden_units": [64],
+        "title": f"Helmholtz machine 64-16 ({HIDDEN[0]} hidden units), digits",
+        "architecture": {"data_dim": 64, "latent_dims": [16], "hidden_units": list(HIDDEN),
                          "activation": "tanh"},
         "algorithm": "reweighted_wake_sleep", "num_samples": 5, "batch_size": 100,
         "optimizer": "Adam for both networks; learning rate "
