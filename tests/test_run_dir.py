@@ -1,6 +1,7 @@
 """Tests of tfhm.run_dir: the one owner of a run folder's names, rules and formats."""
 
 import ast
+import json
 import os
 import pathlib
 import shutil
@@ -135,6 +136,17 @@ def test_compatibility_check_names_each_difference(tmp_path):
     with pytest.raises(ValueError, match="240 examples. Received: 100 examples"):
         run.check_compatible({"data_dim": 16, "latent_dims": (6, 4)},
                              {"lr_wake": 0.001}, 100, ["lr_wake"])
+    # Optimizers given to the Trainer: compared too, Keras' numbered names aside.
+    sgd = {"class_name": "SGD", "config": {"name": "sgd", "learning_rate": 0.05}}
+    run.write_config({"model": {"data_dim": 16}, "num_examples": 240,
+                      "optimizers": {"wake": sgd, "sleep": sgd}})
+    renamed = {"class_name": "SGD", "config": {"name": "sgd_1", "learning_rate": 0.05}}
+    run.check_compatible({"data_dim": 16}, {}, 240, [],
+                         {"wake": renamed, "sleep": renamed})
+    faster = {"class_name": "SGD", "config": {"name": "sgd", "learning_rate": 0.1}}
+    with pytest.raises(ValueError, match=r"(?s)other optimizers.*"
+                       r"wake.config.learning_rate: checkpoint 0.05, now 0.1"):
+        run.check_compatible({"data_dim": 16}, {}, 240, [], {"wake": faster, "sleep": sgd})
 
 
 def test_metrics_are_read_as_written_and_truncated_only_when_needed(tmp_path):
@@ -159,7 +171,8 @@ def test_metrics_are_read_as_written_and_truncated_only_when_needed(tmp_path):
     run.write_metrics([], append=False)
     assert run.read_metrics() == [] and os.path.getsize(run.metrics_csv) == 0
     run.write_metrics_json({"train_seconds": 1.5, "dims": (2, 1)})
-    assert run.read_metrics_json() == {"train_seconds": 1.5, "dims": [2, 1]}
+    assert json.loads(pathlib.Path(run.metrics_json).read_text()) == {
+        "train_seconds": 1.5, "dims": [2, 1]}
 
 
 def test_load_model_says_what_is_wrong_with_model_keras(tmp_path):

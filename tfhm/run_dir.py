@@ -15,8 +15,7 @@ A run folder (`tfhm train --out RUN`, `Trainer(..., run_dir=RUN)`) holds:
 command line and the exporter ask it for paths, rules and formats, so a
 reader who wants to change the layout of a run folder changes one module.
 
-The module imports no TensorFlow; the methods that read or write
-checkpoints and models import it when called.
+Imports no TensorFlow (the checkpoint and model methods import it).
 
 #### Examples
 
@@ -75,6 +74,17 @@ def _describe_differences(saved: Mapping, current: Mapping, keys: Iterable[str],
     return "\n".join(lines)
 
 
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as `{"a.b": leaf}`, without the `name` keys (Keras numbers them)."""
+    if not isinstance(value, dict):
+        return {prefix: value}
+    flat = {}
+    for key, item in value.items():
+        if key != "name":
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else key))
+    return flat
+
+
 def _parse_number(text: str) -> int | float:
     """A metrics.csv cell as written: "3" -> 3, "0.5" -> 0.5, "nan" -> nan."""
     try:
@@ -87,19 +97,14 @@ class RunDir:
     """A training run folder: its file names, rules and formats.
 
     Args:
-      path: the folder (it need not exist yet).
+      path: the folder (it need not exist yet); kept as the string `path`.
 
-    Attributes:
-      path: the folder, as a string.
-
-    File names (class attributes, relative to the folder): `CONFIG`,
-    `CHECKPOINTS` (a folder), `MODEL`, `METRICS_CSV`, `METRICS_JSON`,
-    `SAMPLES`, `RECONSTRUCTIONS`, `CURVES`; `FILES` lists them all (the only
-    entries tfhm ever writes into a run folder). The properties of the same
-    names in lower case (`run.config_json`, `run.checkpoints_dir`,
-    `run.model_keras`, `run.metrics_csv`, `run.metrics_json`,
-    `run.samples_png`, `run.reconstructions_png`, `run.curves_png`) are full
-    paths.
+    File names: the class attributes `CONFIG`, `CHECKPOINTS` (a folder),
+    `MODEL`, `METRICS_CSV`, `METRICS_JSON`, `SAMPLES`, `RECONSTRUCTIONS`,
+    `CURVES`, all in `FILES` (all tfhm writes in a run folder); full paths:
+    the properties `config_json`, `checkpoints_dir`, `model_keras`,
+    `metrics_csv`, `metrics_json`, `samples_png`, `reconstructions_png`,
+    `curves_png`.
     """
 
     CONFIG = "config.json"
@@ -154,11 +159,10 @@ class RunDir:
         """Checks that a new run may start here; changes nothing.
 
         Args:
-          overwrite: a folder holding another run (or other files) is fine:
-            `prepare_new` then moves its checkpoints aside.
-          allow_other_files: whether a folder holding files that are not a
-            run's (notes, data) may take a run without `overwrite` (the
-            Trainer allows it; the command line does not).
+          overwrite: a folder holding another run (or other files) is fine
+            (`prepare_new` moves its checkpoints aside).
+          allow_other_files: whether files that are not a run's may be there
+            without `overwrite` (the Trainer: yes; the command line: no).
 
         Raises:
           ValueError: the path is a file; it holds a run (or, with
@@ -188,13 +192,10 @@ class RunDir:
 
     def prepare_new(self, overwrite: bool = False,
                     allow_other_files: bool = True) -> str | None:
-        """`check_new`, then creates the folder and moves old checkpoints aside.
+        """`check_new`, creates the folder, moves old checkpoints aside.
 
-        Nothing is deleted: a `checkpoints` folder is renamed to
-        `checkpoints.replaced-N` (the first free N).
-
-        Returns:
-          The new name of the moved checkpoints folder, or None.
+        Nothing is deleted: checkpoints/ becomes checkpoints.replaced-N (the
+        first free N), whose path is returned (None if there was none).
         """
         self.check_new(overwrite, allow_other_files)
         os.makedirs(self.path, exist_ok=True)
@@ -256,7 +257,8 @@ class RunDir:
 
     def check_compatible(self, model_config: Mapping[str, Any],
                          train: Mapping[str, Any], num_examples: int,
-                         fixed_train_keys: Sequence[str]) -> None:
+                         fixed_train_keys: Sequence[str],
+                         optimizers: Mapping[str, Any] | None = None) -> None:
         """Checks that a resumed run continues the run of config.json.
 
         Args:
@@ -265,10 +267,12 @@ class RunDir:
           train: the training settings (`dataclasses.asdict(TrainConfig)`).
           num_examples: the number of training examples.
           fixed_train_keys: the keys of `train` that must not change.
+          optimizers: the serialized optimizers (`{"wake": ..., "sleep":
+            ...}`), compared with the saved ones (names aside) if both exist.
 
         Raises:
-          ValueError: a different architecture, fixed training setting or
-            number of examples, naming each difference.
+          ValueError: a different architecture, fixed training setting,
+            optimizer or number of examples, naming each difference.
         """
         saved = self.read_config()
         diff = _describe_differences(saved.get("model", {}), model_config,
@@ -283,6 +287,13 @@ class RunDir:
             raise ValueError(
                 f"Resuming {self.path!r} with different training settings "
                 f"would not continue the same run:\n{diff}")
+        if optimizers is not None and "optimizers" in saved:
+            old, new = _flatten(saved["optimizers"]), _flatten(_json_ready(optimizers))
+            diff = _describe_differences(old, new, sorted(set(old) | set(new)),
+                                         ("checkpoint", "now"))
+            if diff:
+                raise ValueError(f"Resuming {self.path!r} with other optimizers "
+                                 f"would not continue the same run:\n{diff}")
         if saved.get("num_examples") != num_examples:
             raise ValueError(
                 f"Resuming {self.path!r} needs the same training data: the "
@@ -336,13 +347,6 @@ class RunDir:
             self.write_metrics(kept, append=False)
         return kept
 
-    def read_metrics_json(self) -> dict:
-        """The final metrics (metrics.json) of a finished command-line run."""
-        if not os.path.exists(self.metrics_json):
-            raise MissingRunFileError(f"{self.path!r} holds no {self.METRICS_JSON}.")
-        with open(self.metrics_json, encoding="utf-8") as handle:
-            return json.load(handle)
-
     def write_metrics_json(self, metrics: Mapping[str, Any]) -> None:
         """Writes metrics.json atomically."""
         os.makedirs(self.path, exist_ok=True)
@@ -358,11 +362,9 @@ class RunDir:
         """Loads model.keras (a compiled `tfhm.HelmholtzMachine`).
 
         Raises:
-          MissingRunFileError: no model.keras (a ValueError and a
-            FileNotFoundError).
+          MissingRunFileError: no model.keras.
           ValueError: a model.keras that is not a `.keras` zip (truncated,
-            overwritten, another format) or that Keras cannot load, naming
-            the file and what is wrong with it.
+            overwritten) or that Keras cannot load, saying which and why.
         """
         path = self.model_keras
         if not os.path.exists(path):
@@ -399,12 +401,9 @@ class RunDir:
 
     def checkpoint_manager(self, checkpoint: Any, max_to_keep: int,
                            directory: str | None = None) -> Any:
-        """A `tf.train.CheckpointManager` writing into checkpoints/.
+        """A `tf.train.CheckpointManager` of `checkpoint` writing into checkpoints/.
 
-        Args:
-          checkpoint: the `tf.train.Checkpoint` to save.
-          max_to_keep: checkpoints kept (older ones are rotated out).
-          directory: another folder (a non-chief worker's scratch copy).
+        `directory` replaces checkpoints/ (a non-chief worker's scratch copy).
         """
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
         return tf.train.CheckpointManager(

@@ -216,13 +216,15 @@ class Trainer:
 
     # -------------------------------------------------------- run folder
     def _run_description(self, num_examples: int) -> dict[str, Any]:
-        model = self.model
-        optimizers = {name: _serializable(keras.optimizers.serialize(opt))
-                      for name, opt in (("wake", model.wake_optimizer),
-                                        ("sleep", model.sleep_optimizer))}
-        return {"model": model.get_config(), "train": self.config.as_dict(),
-                "optimizers": optimizers, "num_examples": num_examples,
+        return {"model": self.model.get_config(), "train": self.config.as_dict(),
+                "optimizers": self._optimizers(), "num_examples": num_examples,
                 **self.run_info}
+
+    def _optimizers(self) -> dict[str, Any]:
+        """The two optimizers, serialized (config.json's `optimizers`)."""
+        return {name: _serializable(keras.optimizers.serialize(optimizer))
+                for name, optimizer in (("wake", self.model.wake_optimizer),
+                                        ("sleep", self.model.sleep_optimizer))}
 
     def _open_run(self, num_examples: int, resume: bool, overwrite: bool) -> History:
         """Checks the run folder and restores a resumed run.
@@ -243,7 +245,7 @@ class Trainer:
         run.check_resumable()
         fixed = [k for k in TrainConfig.fields() if k not in TrainConfig.resumable_fields()]
         run.check_compatible(self.model.get_config(), self.config.as_dict(),
-                             num_examples, fixed)
+                             num_examples, fixed, self._optimizers())
         run.restore_newest_intact(self.checkpoint)
         done = int(self._epoch.numpy())
         if done >= self.config.epochs:  # nothing to train: write nothing
