@@ -388,6 +388,9 @@ def test_config_and_run_dir_import_without_tensorflow():
     ({"seed": -1}, "seed=-1"),
     ({"recognizer_update": "dream"}, "'dream'"),
     ({"eval_max_examples": -5}, "eval_max_examples=-5"),
+    ({"algorithm": "wake_sleep", "recognizer_update": "wake"},
+     "must be 'sleep'.*recognizer_update='wake'"),
+    ({"shuffle": "no"}, "shuffle='no'"),
 ])
 def test_bad_config(changes, match):
     with pytest.raises(ValueError, match=match):

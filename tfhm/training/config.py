@@ -15,8 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tfhm import _checks
-from tfhm.algorithms import Algorithm, RecognizerUpdate
+from tfhm import _checks, algorithms
 
 __all__ = ["TrainConfig"]
 
@@ -43,8 +42,9 @@ class TrainConfig:
     Bornschein & Bengio (2015) use 1e-3.
 
     Raises:
-      ValueError: an unknown algorithm or recognizer update, or a field out
-        of its range (naming the field and the value received).
+      ValueError: an unknown algorithm or recognizer update, a recognizer
+        update other than "sleep" with wake-sleep, or a field out of its
+        range (naming the field and the value received).
 
     #### Examples
 
@@ -118,9 +118,8 @@ class TrainConfig:
                                    cli=False, resumable=True)
 
     def __post_init__(self) -> None:
-        Algorithm.parse(self.algorithm)
-        if self.recognizer_update is not None:
-            RecognizerUpdate.parse(self.recognizer_update)
+        # compile's rules: unknown names, K < 1, wake updates with wake-sleep.
+        algorithms.resolve(self.algorithm, self.num_samples, self.recognizer_update)
         for name in ("epochs", "batch_size", "eval_num_samples",
                      "diagnostics_num_samples", "keep_checkpoints"):
             _checks.positive_int(name, getattr(self, name))
