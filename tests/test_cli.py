@@ -522,3 +522,30 @@ def test_lazy_package_loads_saved_models():
     result = subprocess.run([sys.executable, "-c", _LAZY_PACKAGE, fixture],
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0 and "OK []" in result.stdout, result.stderr[-3000:]
+
+
+# ------------------------------------------------------- shipped models (issue 12)
+def test_pretrained_models_are_accepted_where_a_run_is(tmp_path):
+    # sample, evaluate (on the digits the card names) and export take
+    # pretrained:NAME like a run folder; evaluate's figure is the card's.
+    from tfhm import pretrained
+
+    name = "digits_rws_16"
+    out = tmp_path / "grid.png"
+    assert cli.main(["sample", f"pretrained:{name}", "-n", "8", "--out", str(out)]) == 0
+    assert out.exists()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(["evaluate", f"pretrained:{name}", "--num-samples", "10",
+                         "--quiet"]) == 0
+    result = json.loads(printed.getvalue())
+    assert result["exact_log_likelihood"] == pytest.approx(
+        -pretrained.card(name)["validation_nll"], abs=1e-3)
+    assert cli.main(["export", f"pretrained:{name}", "--out", str(tmp_path / "served")]) == 0
+    assert (tmp_path / "served" / "generator" / "1" / "saved_model.pb").exists()
+
+
+def test_unknown_pretrained_name_is_a_one_line_error(capsys):
+    assert cli.main(["sample", "pretrained:nope", "--out", "x.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) <= 2 and "digits_rws_16" in err[0] and "nope" in err[0]

@@ -26,6 +26,34 @@ def _saved_config(run: RunDir) -> dict[str, Any]:
         return {}
 
 
+def _is_pretrained(source: str) -> bool:
+    from tfhm import pretrained
+
+    return source.startswith(pretrained.PREFIX)
+
+
+def _load(source: str) -> tuple[Any, dict[str, Any]]:
+    """`(model, saved run config)` of a RUN argument: a run folder or pretrained:NAME.
+
+    A shipped model (`tfhm.pretrained`) has no run folder; its config names
+    the data it was trained on when tfhm ships that data (the digits), so
+    `tfhm evaluate pretrained:NAME` scores it on its own validation split.
+    """
+    from tfhm import pretrained
+
+    if not _is_pretrained(source):
+        run = RunDir(source)
+        return run.load_model(), _saved_config(run)
+    name = source[len(pretrained.PREFIX):]
+    try:
+        model = pretrained.load(name)
+        card = pretrained.card(name)
+    except ValueError as error:
+        raise UsageError(f"{source}: {error}") from None
+    digits = card["dataset"].startswith("scikit-learn digits")
+    return model, ({"data": "digits", "train": {"seed": 0}} if digits else {})
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Prints JSON: ELBO, importance-sampled log-likelihood, ESS, exact log p(x).
 
@@ -40,9 +68,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     load_tensorflow(args.verbose)
     from tfhm import evaluation
 
-    run = RunDir(args.run)
-    model = run.load_model()
-    saved = _saved_config(run)
+    model, saved = _load(args.run)
+    if args.data is None and "data" not in saved and _is_pretrained(args.run):
+        raise UsageError(f"{args.run} was trained on data tfhm does not ship: pass "
+                         "--data, e.g. --data mnist:PATH for binarized MNIST.")
     spec = args.data or saved.get("data", "digits")
     # The run's own seed chose the held-out rows of npy: data: the same rows.
     data_seed = saved.get("train", {}).get("seed", 0)
@@ -115,7 +144,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     _check_png_out(args.out, args.overwrite)
     load_tensorflow(args.verbose)
-    model = RunDir(args.run).load_model()
+    model, _ = _load(args.run)
     grid = plotting.sample_grid(model, args.n, args.seed, binary=args.binary,
                                 cols=args.cols, scale=args.scale,
                                 title=not args.no_title)
@@ -138,7 +167,8 @@ def cmd_export(args: argparse.Namespace) -> int:
             f"does not provide ({error}).") from None
     limit = (DEFAULT_MAX_NUM_SAMPLES if args.max_num_samples is None
              else args.max_num_samples)
-    paths = export_model(RunDir(args.run), args.out, args.version,
+    source = _load(args.run)[0] if _is_pretrained(args.run) else RunDir(args.run)
+    paths = export_model(source, args.out, args.version,
                          max_num_samples=limit, overwrite=args.overwrite)
     for name, path in paths.items():
         print(f"{name}: {path}")

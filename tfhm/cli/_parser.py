@@ -167,7 +167,8 @@ def _common() -> argparse.ArgumentParser:
 
 def _add_run(parser: argparse.ArgumentParser) -> None:
     """The run folder: positional, or `--run RUN` (alias)."""
-    text = f"run folder (holds {RunDir.MODEL})"
+    text = (f"run folder (holds {RunDir.MODEL}), or pretrained:NAME for a model that "
+            "ships with tfhm (see tfhm.pretrained.names())")
     parser.add_argument("run", nargs="?", default=None, help=text)
     parser.add_argument("--run", dest="run_option", default=None, metavar="RUN",
                         help="the same as the positional RUN")
