@@ -35,11 +35,18 @@ import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 EXIT_USAGE = 2  # bad input: nothing was started
 EXIT_FAILURE = 1  # a failure while running
 EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+
+
+def build_parser():
+    """The full `tfhm` parser (every subcommand); building it loads no TensorFlow."""
+    from tfhm.cli._parser import build_parser as build
+
+    return build()
 
 
 def load_tensorflow(verbose: bool) -> None:
