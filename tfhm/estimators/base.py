@@ -1,0 +1,248 @@
+"""The estimator protocol and the registry of estimators by name.
+
+An estimator turns one batch into one surrogate loss per network:
+
+  estimate = estimator(generator, recognizer, x, num_samples, seed)
+  d estimate.generator_loss  / d generator.trainable_variables
+  d estimate.recognizer_loss / d (recognizer.trainable_variables
+                                  + estimator.trainable_variables)
+
+are its gradient estimates (of the negated objective: minimize the losses).
+Each loss is `reduce(per_example)` of a per-example surrogate `[batch]`,
+`reduce` a linear map (the batch mean by default, `sum / global_batch_size`
+under `tf.distribute`, the identity for per-example gradients), so one
+example's estimate depends on that example's draws alone.
+
+An estimator's own trainable state (NVIL's baseline network) trains on the
+recognizer's loss: the gradient of `recognizer_loss` with respect to
+`estimator.trainable_variables` is its update, and those variables never
+receive gradient from the recognizer's part (nor the recognizer from theirs).
+
+#### References
+
+[1]: Mnih, A. & Rezende, D. J. Variational inference for Monte Carlo
+     objectives. ICML (2016). arXiv:1602.06725.
+[2]: Mnih, A. & Gregor, K. Neural variational inference and learning in
+     belief networks. ICML (2014). arXiv:1402.0030.
+[3]: Kool, W., van Hoof, H. & Welling, M. Buy 4 REINFORCE samples, get a
+     baseline for free! ICLR Workshop DeepRLStructPred (2019).
+[4]: Dong, Z., Mnih, A. & Tucker, G. DisARM: an antithetic gradient
+     estimator for binary latent variables. NeurIPS (2020). arXiv:2006.10680.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar, NamedTuple
+
+import tensorflow as tf
+
+from tfhm import _checks
+
+__all__ = ["Estimate", "Estimator", "get", "names", "register"]
+
+Reduce = Callable[[tf.Tensor], tf.Tensor]
+
+# What each estimator's `objective` attribute may say.
+OBJECTIVES = {
+    "elbo": "E_q[log p(x, z) - log q(z | x)] (Hinton et al. 1995)",
+    "bound": "the K-sample bound E[log (1/K) sum_k w_k] (Burda et al. 2016)",
+    "none": "no objective: a biased update (wake-sleep, reweighted wake-sleep)",
+}
+
+
+class Estimate(NamedTuple):
+    """What an estimator returns for one batch.
+
+    Attributes:
+      generator_loss: float32 surrogate `reduce([batch])`; its gradient with
+        respect to the generator's variables is the generator's estimate.
+      recognizer_loss: float32 surrogate `reduce([batch])`; its gradient with
+        respect to the recognizer's (and the estimator's own) trainable
+        variables is their estimate.
+      logs: dict of float32 `reduce([batch])` diagnostics: at least `elbo`
+        (the mean of `log w` over the draws) and `ess` (Kish's effective
+        sample size of the draws' importance weights).
+    """
+
+    generator_loss: tf.Tensor
+    recognizer_loss: tf.Tensor
+    logs: dict
+
+
+class Estimator:
+    """Base class of the gradient estimators of tfhm.
+
+    Subclasses set the class attributes and implement `estimate`; they are
+    plain Python objects (stateless ones hold only their options), so one
+    instance per model is cheap.
+
+    Class attributes:
+      name: the registered name, e.g. "vimco".
+      objective: a key of `OBJECTIVES`: the objective whose gradient the
+        estimator estimates without bias, or "none" for a biased update.
+      default_num_samples: K when the user gives none (the paper's).
+      min_num_samples: the smallest valid K.
+      even_num_samples: whether K must be even (antithetic pairs).
+    """
+
+    name: ClassVar[str] = ""
+    objective: ClassVar[str] = "none"
+    default_num_samples: ClassVar[int] = 1
+    min_num_samples: ClassVar[int] = 1
+    even_num_samples: ClassVar[bool] = False
+
+    def __call__(self, generator, recognizer, x: tf.Tensor, num_samples: int,
+                 seed: tf.Tensor, reduce: Reduce | None = None,
+                 update_state: bool = True) -> Estimate:
+        """One batch's surrogate losses.
+
+        Args:
+          generator: a `tfhm.Generator`.
+          recognizer: a `tfhm.Recognizer`.
+          x: float32 `[batch, data_dim]` of zeros and ones.
+          num_samples: K, a Python int (checked by `check_num_samples`).
+          seed: int32 `[2]` stateless seed; the same seed gives the same
+            draws and losses.
+          reduce: a linear map from per-example `[batch]` values to what the
+            losses and logs are; default `tf.reduce_mean`.
+          update_state: whether a stateful estimator (NVIL) updates its
+            running statistics; False for diagnostics.
+
+        Returns:
+          An `Estimate`.
+        """
+        return self.estimate(generator, recognizer, x, num_samples, seed,
+                             tf.reduce_mean if reduce is None else reduce,
+                             update_state)
+
+    def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
+                 update_state) -> Estimate:
+        raise NotImplementedError
+
+    def check_num_samples(self, num_samples: int | None) -> int:
+        """K as an int (the default for None).
+
+        Raises:
+          ValueError: K below `min_num_samples`, or odd when pairs are needed.
+        """
+        if num_samples is None:
+            return self.default_num_samples
+        k = _checks.positive_int("num_samples", num_samples)
+        if k < self.min_num_samples or (self.even_num_samples and k % 2):
+            need = f">= {self.min_num_samples}" + (
+                " and even" if self.even_num_samples else "")
+            raise ValueError(
+                f"Estimator {self.name!r} needs num_samples {need}. "
+                f"Received: num_samples={num_samples!r}")
+        return k
+
+    def build(self, data_dim: int, seed: int | None = None) -> None:
+        """Creates the estimator's own variables (none by default).
+
+        Call it once, eagerly, before training (an optimizer must see the
+        variables it will update).
+        """
+
+    @property
+    def trainable_variables(self) -> list:
+        """Variables that train on `recognizer_loss` (none by default)."""
+        return []
+
+    @property
+    def checkpoint_items(self) -> dict:
+        """Trackables to put in a `tf.train.Checkpoint` (training-only state)."""
+        return {}
+
+    def get_config(self) -> dict:
+        """The estimator's options, as keyword arguments of its constructor."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Estimator:
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({options})"
+
+
+# ------------------------------------------------------------------ helpers
+def log_mean_exp(log_w: tf.Tensor) -> tf.Tensor:
+    """`log (1/K) sum_k exp(log_w_k)` over axis 0: `[K, ...]` -> `[...]`."""
+    k = tf.cast(tf.shape(log_w)[0], log_w.dtype)
+    return tf.reduce_logsumexp(log_w, axis=0) - tf.math.log(k)
+
+
+def effective_sample_size(log_w: tf.Tensor) -> tf.Tensor:
+    """Kish's `1 / sum_k w~_k^2` of the self-normalized weights, `[...]`."""
+    weights = tf.nn.softmax(tf.stop_gradient(log_w), axis=0)
+    return 1.0 / tf.reduce_sum(tf.square(weights), axis=0)
+
+
+def weights_logs(log_w: tf.Tensor, reduce: Reduce) -> dict:
+    """The `elbo` and `ess` logs of draws with log-weights `[K, batch]`."""
+    log_w = tf.stop_gradient(log_w)
+    return {"elbo": reduce(tf.reduce_mean(log_w, axis=0)),
+            "ess": reduce(effective_sample_size(log_w))}
+
+
+def draw(generator, recognizer, x, num_samples, seed) -> tuple:
+    """K draws of q and their log-densities.
+
+    Returns:
+      `(log_p, log_q, latents)`: float32 `[K, batch]` twice (gradients flow
+      into both, never through the 0/1 samples) and the latents, a list of
+      float32 `[K, batch, d_l]`, bottom to top.
+    """
+    latents, log_q = recognizer.sample(x, num_samples, seed)
+    return generator.log_prob(x, latents), log_q, latents
+
+
+# ------------------------------------------------------------------ registry
+_REGISTRY: dict[str, type[Estimator]] = {}
+
+
+def register(cls: type[Estimator]) -> type[Estimator]:
+    """Class decorator: adds an `Estimator` subclass under `cls.name`.
+
+    Raises:
+      ValueError: no name, a name already taken by another class, or an
+        objective that is not a key of `OBJECTIVES`.
+    """
+    if not cls.name or not isinstance(cls.name, str):
+        raise ValueError(f"An estimator needs a `name`. Received: {cls!r}")
+    if cls.objective not in OBJECTIVES:
+        raise ValueError(f"Unknown objective of {cls.name!r}: expected one of "
+                         f"{sorted(OBJECTIVES)}. Received: {cls.objective!r}")
+    if _REGISTRY.get(cls.name, cls) is not cls:
+        raise ValueError(f"An estimator named {cls.name!r} is already "
+                         f"registered: {_REGISTRY[cls.name]!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def names() -> list[str]:
+    """The registered estimator names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> type[Estimator]:
+    """The estimator class registered as `name`.
+
+    Raises:
+      ValueError: an unknown name; the message lists the valid ones.
+    """
+    if isinstance(name, str) and name in _REGISTRY:
+        return _REGISTRY[name]
+    raise ValueError(f"Unknown estimator: expected one of "
+                     f"{', '.join(repr(n) for n in names())}. "
+                     f"Received: {name!r}")
+
+
+def _check_unit_interval(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0.0 <= float(value) <= 1.0):  # NaN fails the comparison too
+        raise ValueError(f"`{name}` must be a float in [0, 1]. "
+                         f"Received: {name}={value!r}")
+    return float(value)
