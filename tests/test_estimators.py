@@ -16,6 +16,8 @@ wrong target is rejected at > 5 SE).
 """
 
 import itertools
+import subprocess
+import sys
 import zlib
 
 import keras
@@ -24,6 +26,7 @@ import pytest
 import tensorflow as tf
 
 from tfhm import estimators, objectives
+from tfhm.estimators import registry
 from tfhm.algorithms import Algorithm, RecognizerUpdate
 from tfhm.networks import Generator, Recognizer
 
@@ -130,11 +133,40 @@ def test_registry_lists_every_estimator_and_refuses_unknown_names():
     assert estimators.names() == sorted([
         "disarm", "nvil", "reinforce", "reinforce_loo", "reweighted_wake_sleep",
         "vimco", "wake_sleep"])
+    for name in estimators.names():  # each class agrees with its listed spec
+        assert estimators.get(name).name == name
     with pytest.raises(ValueError, match="'vimco'.*Received: 'vimcoo'"):
         estimators.get("vimcoo")
     with pytest.raises(ValueError, match="already registered"):
         estimators.register(type("Other", (estimators.Estimator,),
                                  {"name": "vimco", "objective": "bound"}))
+
+
+def test_names_and_resolve_need_no_tensorflow():
+    code = ("import sys; from tfhm.estimators import registry; "
+            "print(registry.names(), registry.resolve('reweighted_wake_sleep', "
+            "recognizer_update='wake')); assert 'tensorflow' not in sys.modules")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "('reweighted_wake_sleep', 5, {'insomnia': 1.0})" in out.stdout
+
+
+def test_resolve_parses_names_k_and_options():
+    resolve = registry.resolve
+    assert resolve("wake_sleep") == ("wake_sleep", 1, {})
+    assert resolve("wake_sleep", recognizer_update="sleep") == ("wake_sleep", 1, {})
+    assert resolve(Algorithm.REWEIGHTED_WAKE_SLEEP) == ("reweighted_wake_sleep", 5, {})
+    assert resolve("reweighted_wake_sleep", 3, "wake_sleep", 0.5)[2] == {"insomnia": 0.5}
+    assert resolve("disarm", 4) == ("disarm", 4, {})
+    for kwargs, message in [
+            ({"algorithm": "wake_sleep", "recognizer_update": "wake"}, "dreams only"),
+            ({"algorithm": "vimco", "insomnia": 0.5}, "insomnia=0.5"),
+            ({"algorithm": "reweighted_wake_sleep", "recognizer_update": "wake",
+              "insomnia": 0.5}, "means insomnia=1.0"),
+            ({"algorithm": "disarm", "num_samples": 3}, "num_samples=3"),
+            ({"algorithm": "nope"}, "'wake_sleep'. Received: 'nope'")]:
+        with pytest.raises(ValueError, match=message):
+            resolve(**kwargs)
 
 
 @pytest.mark.parametrize("name,bad_k", [("vimco", 1), ("reinforce_loo", 1),

@@ -16,8 +16,13 @@ of each loss with respect to its network's variables is the estimate.
 | `disarm`                | ELBO                      | 2 (even)  | disarm                  |
 
 In every case the generator's loss is the exact gradient of the estimator's
-objective given the draws (for the biased ones: of the ELBO, or of the
-self-normalized importance-sampling estimate of log p(x)).
+objective given the draws (for wake-sleep: of the ELBO; for reweighted
+wake-sleep: of the self-normalized importance-sampling estimate of log p(x)).
+
+The package is imported lazily (PEP 562): `names()`, `spec()` and
+`registry.resolve()` need no TensorFlow (the command line's choices and
+`TrainConfig`'s checks); the estimator classes, `get(name)` and
+`gradient_variance` import it on first use.
 
 #### Examples
 
@@ -49,15 +54,27 @@ grads = tape.gradient(out.recognizer_loss, rec.trainable_variables)
 [6]: Bornschein, J. & Bengio, Y. Reweighted wake-sleep. ICLR (2015).
 """
 
-from tfhm.estimators.base import Estimate, Estimator, get, names, register
-from tfhm.estimators.disarm import DisARM
-from tfhm.estimators.nvil import NVIL
-from tfhm.estimators.reinforce import Reinforce
-from tfhm.estimators.reinforce_loo import ReinforceLOO
-from tfhm.estimators.reweighted_wake_sleep import ReweightedWakeSleep
-from tfhm.estimators.variance import gradient_estimates, gradient_variance
-from tfhm.estimators.vimco import VIMCO
-from tfhm.estimators.wake_sleep import WakeSleep
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tfhm.estimators.registry import Spec, get, names, register, spec
+
+# Public name -> the module that defines it (imported on first use).
+_LAZY = {
+    "Estimate": "base",
+    "Estimator": "base",
+    "DisARM": "disarm",
+    "NVIL": "nvil",
+    "Reinforce": "reinforce",
+    "ReinforceLOO": "reinforce_loo",
+    "ReweightedWakeSleep": "reweighted_wake_sleep",
+    "VIMCO": "vimco",
+    "WakeSleep": "wake_sleep",
+    "gradient_estimates": "variance",
+    "gradient_variance": "variance",
+}
 
 __all__ = [
     "NVIL",
@@ -68,10 +85,25 @@ __all__ = [
     "Reinforce",
     "ReinforceLOO",
     "ReweightedWakeSleep",
+    "Spec",
     "WakeSleep",
     "get",
     "gradient_estimates",
     "gradient_variance",
     "names",
     "register",
+    "spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module = importlib.import_module(f"tfhm.estimators.{_LAZY[name]}")
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'tfhm.estimators' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -37,19 +37,12 @@ from typing import ClassVar, NamedTuple
 
 import tensorflow as tf
 
-from tfhm import _checks
+from tfhm.estimators import registry
+from tfhm.estimators.registry import get, names, register
 
 __all__ = ["Estimate", "Estimator", "get", "names", "register"]
 
 Reduce = Callable[[tf.Tensor], tf.Tensor]
-
-# What each estimator's `objective` attribute may say.
-OBJECTIVES = {
-    "elbo": "E_q[log p(x, z) - log q(z | x)] (Hinton et al. 1995)",
-    "bound": "the K-sample bound E[log (1/K) sum_k w_k] (Burda et al. 2016)",
-    "none": "no objective: a biased update (wake-sleep, reweighted wake-sleep)",
-}
-
 
 class Estimate(NamedTuple):
     """What an estimator returns for one batch.
@@ -79,11 +72,13 @@ class Estimator:
 
     Class attributes:
       name: the registered name, e.g. "vimco".
-      objective: a key of `OBJECTIVES`: the objective whose gradient the
-        estimator estimates without bias, or "none" for a biased update.
+      objective: a key of `registry.OBJECTIVES`: the objective whose
+        gradient the estimator estimates without bias, or "none" for a
+        biased update.
       default_num_samples: K when the user gives none (the paper's).
       min_num_samples: the smallest valid K.
       even_num_samples: whether K must be even (antithetic pairs).
+      options: the keyword options of the constructor.
     """
 
     name: ClassVar[str] = ""
@@ -91,6 +86,7 @@ class Estimator:
     default_num_samples: ClassVar[int] = 1
     min_num_samples: ClassVar[int] = 1
     even_num_samples: ClassVar[bool] = False
+    options: ClassVar[tuple[str, ...]] = ()
 
     def __call__(self, generator, recognizer, x: tf.Tensor, num_samples: int,
                  seed: tf.Tensor, reduce: Reduce | None = None,
@@ -121,21 +117,12 @@ class Estimator:
         raise NotImplementedError
 
     def check_num_samples(self, num_samples: int | None) -> int:
-        """K as an int (the default for None).
+        """K as an int (the default for None): `registry.Spec.check_num_samples`.
 
         Raises:
           ValueError: K below `min_num_samples`, or odd when pairs are needed.
         """
-        if num_samples is None:
-            return self.default_num_samples
-        k = _checks.positive_int("num_samples", num_samples)
-        if k < self.min_num_samples or (self.even_num_samples and k % 2):
-            need = f">= {self.min_num_samples}" + (
-                " and even" if self.even_num_samples else "")
-            raise ValueError(
-                f"Estimator {self.name!r} needs num_samples {need}. "
-                f"Received: num_samples={num_samples!r}")
-        return k
+        return registry.spec(self.name).check_num_samples(num_samples)
 
     def build(self, data_dim: int, seed: int | None = None) -> None:
         """Creates the estimator's own variables (none by default).
@@ -197,52 +184,3 @@ def draw(generator, recognizer, x, num_samples, seed) -> tuple:
     """
     latents, log_q = recognizer.sample(x, num_samples, seed)
     return generator.log_prob(x, latents), log_q, latents
-
-
-# ------------------------------------------------------------------ registry
-_REGISTRY: dict[str, type[Estimator]] = {}
-
-
-def register(cls: type[Estimator]) -> type[Estimator]:
-    """Class decorator: adds an `Estimator` subclass under `cls.name`.
-
-    Raises:
-      ValueError: no name, a name already taken by another class, or an
-        objective that is not a key of `OBJECTIVES`.
-    """
-    if not cls.name or not isinstance(cls.name, str):
-        raise ValueError(f"An estimator needs a `name`. Received: {cls!r}")
-    if cls.objective not in OBJECTIVES:
-        raise ValueError(f"Unknown objective of {cls.name!r}: expected one of "
-                         f"{sorted(OBJECTIVES)}. Received: {cls.objective!r}")
-    if _REGISTRY.get(cls.name, cls) is not cls:
-        raise ValueError(f"An estimator named {cls.name!r} is already "
-                         f"registered: {_REGISTRY[cls.name]!r}")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def names() -> list[str]:
-    """The registered estimator names, sorted."""
-    return sorted(_REGISTRY)
-
-
-def get(name: str) -> type[Estimator]:
-    """The estimator class registered as `name`.
-
-    Raises:
-      ValueError: an unknown name; the message lists the valid ones.
-    """
-    if isinstance(name, str) and name in _REGISTRY:
-        return _REGISTRY[name]
-    raise ValueError(f"Unknown estimator: expected one of "
-                     f"{', '.join(repr(n) for n in names())}. "
-                     f"Received: {name!r}")
-
-
-def _check_unit_interval(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            0.0 <= float(value) <= 1.0):  # NaN fails the comparison too
-        raise ValueError(f"`{name}` must be a float in [0, 1]. "
-                         f"Received: {name}={value!r}")
-    return float(value)

@@ -37,14 +37,8 @@ import keras
 import tensorflow as tf
 
 from tfhm import _checks, _seeds
-from tfhm.estimators.base import (
-    Estimate,
-    Estimator,
-    _check_unit_interval,
-    draw,
-    register,
-    weights_logs,
-)
+from tfhm.estimators.base import Estimate, Estimator, draw, register, weights_logs
+from tfhm.estimators.registry import unit_interval
 
 __all__ = ["NVIL", "NVILState"]
 
@@ -131,11 +125,12 @@ class NVIL(Estimator):
     name = "nvil"
     objective = "elbo"
     default_num_samples = 1  # a single-sample estimator
+    options = ("hidden_units", "decay")
 
     def __init__(self, hidden_units=(100,), decay: float = 0.8):
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units,
                                               allow_empty=True)
-        self.decay = _check_unit_interval("decay", decay)
+        self.decay = unit_interval("decay", decay)
         self.state = None
 
     def build(self, data_dim: int, seed: int | None = None) -> None:

@@ -29,19 +29,11 @@ a bound. tests/test_estimators.py measures the bias on an enumerable model.
 from __future__ import annotations
 
 from tfhm.algorithms import Algorithm, RecognizerUpdate
-from tfhm.estimators.base import (
-    Estimate,
-    Estimator,
-    _check_unit_interval,
-    register,
-)
+from tfhm.estimators.base import Estimate, Estimator, register
+from tfhm.estimators.registry import INSOMNIA, unit_interval
 from tfhm.estimators.wake_sleep import wake_sleep_estimate
 
-__all__ = ["INSOMNIA", "ReweightedWakeSleep"]
-
-# The recognizer updates of `tfhm.RecognizerUpdate` as insomnia values.
-INSOMNIA = {RecognizerUpdate.WAKE: 1.0, RecognizerUpdate.WAKE_SLEEP: 0.5,
-            RecognizerUpdate.SLEEP: 0.0}
+__all__ = ["ReweightedWakeSleep"]
 
 
 @register
@@ -73,11 +65,12 @@ class ReweightedWakeSleep(Estimator):
     name = "reweighted_wake_sleep"
     objective = "none"
     default_num_samples = 5  # Bornschein & Bengio (2015): K = 5 a good trade-off
+    options = ("insomnia",)
 
     def __init__(self, insomnia: float | str | RecognizerUpdate = 0.5):
         if isinstance(insomnia, (str, RecognizerUpdate)):
             insomnia = INSOMNIA[RecognizerUpdate.parse(insomnia)]
-        self.insomnia = _check_unit_interval("insomnia", insomnia)
+        self.insomnia = unit_interval("insomnia", insomnia)
 
     def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
                  update_state) -> Estimate:
