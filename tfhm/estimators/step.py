@@ -1,0 +1,87 @@
+"""One training step's gradients from any estimator: what `fit` and the Trainer call.
+
+`compute_gradients` is `objectives.compute_gradients` for every registered
+estimator: one tape per network, the losses reduced by the batch mean (or
+`sum / global_batch_size` under `tf.distribute`), optionally scaled for
+mixed precision. For "wake_sleep" and "reweighted_wake_sleep" it builds the
+very same losses, in the same order, from the same seeds, so a seeded run
+gives bitwise the weights of `objectives.compute_gradients`
+(tests/test_estimators.py checks the gradients bit for bit).
+
+The recognizer's tape also differentiates the estimator's own trainable
+variables (NVIL's baseline network): the sleep optimizer updates
+`recognizer_variables(recognizer, estimator)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from tfhm.estimators.base import Estimator
+
+__all__ = ["LOG_NAMES", "compute_gradients", "recognizer_variables"]
+
+# The logs of a step, as `objectives.compute_gradients` names them.
+LOG_NAMES = ("wake_loss", "sleep_loss", "elbo", "ess")
+
+
+def recognizer_variables(recognizer, estimator: Estimator) -> list:
+    """What the recognizer's loss trains: its weights, then the estimator's."""
+    return list(recognizer.trainable_variables) + list(estimator.trainable_variables)
+
+
+def batch_reduce(global_batch_size=None) -> Callable[[tf.Tensor], tf.Tensor]:
+    """The mean over the batch, or `sum / global_batch_size` under `tf.distribute`."""
+    if global_batch_size is None:
+        return tf.reduce_mean
+
+    def reduce(per_example):
+        return tf.reduce_sum(per_example) / tf.cast(global_batch_size, tf.float32)
+
+    return reduce
+
+
+def compute_gradients(estimator: Estimator, generator, recognizer, x: tf.Tensor,
+                      seed: tf.Tensor, num_samples: int, global_batch_size=None,
+                      scale_losses: tuple[Callable, Callable] | None = None
+                      ) -> tuple[list, list, dict]:
+    """One step's gradients from `estimator`, one tape per network.
+
+    Args:
+      estimator: a (built) `Estimator`.
+      generator, recognizer: the two networks.
+      x: float32 `[batch, data_dim]` of zeros and ones.
+      seed: int32 `[2]` stateless seed of this step.
+      num_samples: K, a Python int.
+      global_batch_size: under `tf.distribute`, the global batch size (the
+        losses are then `sum / global_batch_size` on each replica). None:
+        the mean.
+      scale_losses: None, or `(wake_scale, sleep_scale)` applied to the
+        generator's and the recognizer's loss before differentiation (the
+        `scale_loss` of two `LossScaleOptimizer`s). Logs are never scaled.
+
+    Returns:
+      `(generator_grads, recognizer_grads, logs)`: gradient lists aligned
+      with `generator.trainable_variables` and with
+      `recognizer_variables(recognizer, estimator)`; `logs` a dict of the
+      scalars `LOG_NAMES`: `wake_loss` (the generator's loss), `sleep_loss`
+      (the recognizer's), `elbo`, `ess`.
+    """
+    with tf.GradientTape() as generator_tape, tf.GradientTape() as recognizer_tape:
+        estimate = estimator(generator, recognizer, x, num_samples, seed,
+                             reduce=batch_reduce(global_batch_size))
+        generator_target = estimate.generator_loss
+        recognizer_target = estimate.recognizer_loss
+        if scale_losses is not None:
+            generator_target = scale_losses[0](generator_target)
+            recognizer_target = scale_losses[1](recognizer_target)
+    generator_grads = generator_tape.gradient(
+        generator_target, generator.trainable_variables)
+    recognizer_grads = recognizer_tape.gradient(
+        recognizer_target, recognizer_variables(recognizer, estimator))
+    logs = {"wake_loss": estimate.generator_loss,
+            "sleep_loss": estimate.recognizer_loss,
+            "elbo": estimate.logs["elbo"], "ess": estimate.logs["ess"]}
+    return generator_grads, recognizer_grads, logs
