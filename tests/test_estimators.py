@@ -130,9 +130,9 @@ def assert_unbiased(samples, target, label):
 
 # ------------------------------------------------------------- registry
 def test_registry_lists_every_estimator_and_refuses_unknown_names():
-    assert estimators.names() == sorted([
-        "disarm", "nvil", "reinforce", "reinforce_loo", "reweighted_wake_sleep",
-        "vimco", "wake_sleep"])
+    assert estimators.names() == [
+        "wake_sleep", "reweighted_wake_sleep", "vimco", "reinforce", "nvil",
+        "reinforce_loo", "disarm"]
     for name in estimators.names():  # each class agrees with its listed spec
         assert estimators.get(name).name == name
     with pytest.raises(ValueError, match="'vimco'.*Received: 'vimcoo'"):
@@ -164,7 +164,7 @@ def test_resolve_parses_names_k_and_options():
             ({"algorithm": "reweighted_wake_sleep", "recognizer_update": "wake",
               "insomnia": 0.5}, "means insomnia=1.0"),
             ({"algorithm": "disarm", "num_samples": 3}, "num_samples=3"),
-            ({"algorithm": "nope"}, "'wake_sleep'. Received: 'nope'")]:
+            ({"algorithm": "nope"}, "'wake_sleep', 'reweighted_wake_sleep'.*'nope'")]:
         with pytest.raises(ValueError, match=message):
             resolve(**kwargs)
 
