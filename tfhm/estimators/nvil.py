@@ -70,11 +70,14 @@ class NVILState(keras.layers.Layer):
         self.out = keras.layers.Dense(
             1, name="baseline", kernel_initializer=keras.initializers.GlorotUniform(
                 seeds[-1]))
-        # c and v of Algorithm 1: v = 1 starts with no rescaling.
+        # c and v of Algorithm 1: v = 1 starts with no rescaling. Under
+        # tf.distribute the replicas' updates are averaged.
         self.signal_mean = self.add_weight(shape=(), initializer="zeros",
-                                           trainable=False, name="signal_mean")
+                                           trainable=False, name="signal_mean",
+                                           aggregation="mean")
         self.signal_var = self.add_weight(shape=(), initializer="ones",
-                                          trainable=False, name="signal_var")
+                                          trainable=False, name="signal_var",
+                                          aggregation="mean")
 
     def build(self, input_shape):
         shape = tuple(input_shape)
