@@ -24,6 +24,10 @@ gradient; the direct term `E_q[grad (-log q)] = 0` is left out.
 
 K = 2P counts evaluations of f per layer: P independent antithetic pairs
 (default P = 1: two evaluations, as a 2-sample REINFORCE leave-one-out).
+With L latent layers a step evaluates 2PL completed draws (plus the P base
+draws the upper layers' pairs condition on): at equal K, L times the
+evaluations of REINFORCE leave-one-out (the price of layer-wise
+estimates, as in Dong et al. 2020 and Yin & Zhou 2019).
 The generator's loss is the ELBO's sample on the 2P draws of the bottom
 layer's pairs (each draw is marginally z ~ q(z | x)): its gradient is the
 exact gradient of the ELBO given those draws.
