@@ -40,7 +40,12 @@ from tfhm import _checks, _seeds
 from tfhm.estimators.base import Estimate, Estimator, draw, register, weights_logs
 from tfhm.estimators.registry import unit_interval
 
-__all__ = ["NVIL", "NVILState"]
+__all__ = ["NVIL", "NVILState", "SEED_OFFSET"]
+
+# The baseline's initializer seeds are the model seed's + 2: the generator
+# and the recognizer take + 0 and + 1 (`tfhm._seeds.NETWORKS`), so the three
+# never start from correlated weights.
+SEED_OFFSET = 2
 
 
 class NVILState(keras.layers.Layer):
@@ -49,7 +54,8 @@ class NVILState(keras.layers.Layer):
     Args:
       hidden_units: hidden layers (tanh) of C(x); default `(100,)`, the
         paper's.
-      seed: int or None, seeds C's initial weights.
+      seed: int or None, the model's seed: seeds C's initial weights, apart
+        from the networks' (offset `SEED_OFFSET`).
 
     Call args:
       inputs: float32 `[batch, data_dim]`.
@@ -62,7 +68,8 @@ class NVILState(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units,
                                               allow_empty=True)
-        seeds = _seeds.initializer_seeds(seed, len(self.hidden_units) + 1)
+        seeds = _seeds.initializer_seeds(
+            None if seed is None else seed + SEED_OFFSET, len(self.hidden_units) + 1)
         self.hidden = [
             keras.layers.Dense(n, activation="tanh", name=f"hidden_{i}",
                                kernel_initializer=keras.initializers.GlorotUniform(s))
