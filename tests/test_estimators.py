@@ -185,6 +185,22 @@ def test_insomnia_is_pyros_weight_of_the_wake_update():
             rws(bad)
 
 
+def test_make_and_serialize_round_trip():
+    estimator, k = step.make("reweighted_wake_sleep", None, "wake")
+    assert (estimator.insomnia, k) == (1.0, 5)
+    assert estimator.recognizer_update == RecognizerUpdate.WAKE
+    assert estimator.algorithm == Algorithm.REWEIGHTED_WAKE_SLEEP
+    again = step.deserialize(step.serialize(estimator))
+    assert type(again) is type(estimator) and again.get_config() == {"insomnia": 1.0}
+    nvil = estimators.get("nvil")(hidden_units=(7,), decay=0.5)
+    assert step.make(nvil, 3) == (nvil, 3)
+    assert step.deserialize(step.serialize(nvil)).get_config() == {
+        "hidden_units": (7,), "decay": 0.5}
+    assert estimators.get("reweighted_wake_sleep")(0.3).recognizer_update is None
+    with pytest.raises(ValueError, match="constructor"):
+        step.make(nvil, insomnia=0.5)
+
+
 # --------------------------------------------------------- unbiasedness
 UNBIASED = [  # (estimator, K per model or None for the bound's K, target)
     ("vimco", None, "bound"),

@@ -37,6 +37,7 @@ from typing import ClassVar, NamedTuple
 
 import tensorflow as tf
 
+from tfhm.algorithms import Algorithm, RecognizerUpdate
 from tfhm.estimators import registry
 from tfhm.estimators.registry import get, names, register
 
@@ -140,6 +141,17 @@ class Estimator:
     def checkpoint_items(self) -> dict:
         """Trackables to put in a `tf.train.Checkpoint` (training-only state)."""
         return {}
+
+    @property
+    def algorithm(self):
+        """The `tfhm.Algorithm` member of this estimator, or its name if none."""
+        values = {member.value: member for member in Algorithm}
+        return values.get(self.name, self.name)
+
+    @property
+    def recognizer_update(self) -> RecognizerUpdate | None:
+        """The `tfhm.RecognizerUpdate` this estimator amounts to, if any."""
+        return None
 
     def get_config(self) -> dict:
         """The estimator's options, as keyword arguments of its constructor."""

@@ -72,6 +72,11 @@ class ReweightedWakeSleep(Estimator):
             insomnia = INSOMNIA[RecognizerUpdate.parse(insomnia)]
         self.insomnia = unit_interval("insomnia", insomnia)
 
+    @property
+    def recognizer_update(self) -> RecognizerUpdate | None:
+        """The update of `insomnia` 1, 0.5 or 0; None for other values."""
+        return {v: k for k, v in INSOMNIA.items()}.get(self.insomnia)
+
     def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
                  update_state) -> Estimate:
         return wake_sleep_estimate(

@@ -19,9 +19,11 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from tfhm.estimators import registry
 from tfhm.estimators.base import Estimator
 
-__all__ = ["LOG_NAMES", "compute_gradients", "recognizer_variables"]
+__all__ = ["LOG_NAMES", "compute_gradients", "deserialize", "make",
+           "recognizer_variables", "serialize"]
 
 # The logs of a step, as `objectives.compute_gradients` names them.
 LOG_NAMES = ("wake_loss", "sleep_loss", "elbo", "ess")
@@ -85,3 +87,48 @@ def compute_gradients(estimator: Estimator, generator, recognizer, x: tf.Tensor,
             "sleep_loss": estimate.recognizer_loss,
             "elbo": estimate.logs["elbo"], "ess": estimate.logs["ess"]}
     return generator_grads, recognizer_grads, logs
+
+
+def make(algorithm: object = "wake_sleep", num_samples: object = None,
+         recognizer_update: object = None, insomnia: object = None
+         ) -> tuple[Estimator, int]:
+    """An estimator and K from `compile`'s arguments.
+
+    Args:
+      algorithm: a registered name, a `tfhm.Algorithm`, or an `Estimator`
+        instance (its options then come from its constructor).
+      num_samples: K, or None for the estimator's default.
+      recognizer_update, insomnia: reweighted wake-sleep's option (see
+        `registry.resolve`).
+
+    Returns:
+      `(estimator, num_samples)`.
+
+    Raises:
+      ValueError: as `registry.resolve`; or an instance with
+        `recognizer_update`/`insomnia` beside it.
+    """
+    if isinstance(algorithm, Estimator):
+        if recognizer_update is not None or insomnia is not None:
+            raise ValueError(
+                "Options of an estimator instance go to its constructor, not "
+                f"compile. Received: algorithm={algorithm!r}, recognizer_update="
+                f"{recognizer_update!r}, insomnia={insomnia!r}")
+        return algorithm, algorithm.check_num_samples(num_samples)
+    name, k, options = registry.resolve(algorithm, num_samples, recognizer_update,
+                                        insomnia)
+    return registry.get(name)(**options), k
+
+
+def serialize(estimator: Estimator) -> dict:
+    """`{"name": ..., "config": ...}`, JSON-able (a compile config's `estimator`)."""
+    return {"name": estimator.name, "config": dict(estimator.get_config())}
+
+
+def deserialize(config: dict) -> Estimator:
+    """The estimator of `serialize(estimator)` (a fresh one: state is not kept).
+
+    Raises:
+      ValueError: an unknown name.
+    """
+    return registry.get(config["name"]).from_config(dict(config.get("config", {})))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfhm import _seeds, objectives
-from tfhm.algorithms import Algorithm
+from tfhm.algorithms import Algorithm, RecognizerUpdate
 from tfhm.estimators.base import Estimate, Estimator, register
 
 __all__ = ["WakeSleep", "wake_sleep_estimate"]
@@ -93,6 +93,10 @@ class WakeSleep(Estimator):
     name = "wake_sleep"
     objective = "none"
     default_num_samples = 1
+
+    @property
+    def recognizer_update(self) -> RecognizerUpdate:
+        return RecognizerUpdate.SLEEP
 
     def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
                  update_state) -> Estimate:
