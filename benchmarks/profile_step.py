@@ -136,7 +136,8 @@ def main(argv=None):
         lines.append(f"| {100 * value / total:.1f}% | {value:.3f} | {name} |")
     result = {"op_seconds": dict(seconds)}
     if args.ablate_log_prob:
-        from tfhm import model as tfhm_model  # pylint: disable=g-import-not-at-top
+        # The networks' module holds the log-density the step calls.
+        from tfhm import networks as tfhm_model  # pylint: disable=g-import-not-at-top
 
         steps = {"tfhm one-softplus log_prob, no XLA": build(False),
                  "tfhm one-softplus log_prob, XLA": build(True)}
