@@ -348,6 +348,8 @@ def test_gradient_variance_summarizes_the_estimates():
     assert stats["generator"]["snr"] > 0
     with pytest.raises(ValueError, match="num_seeds"):
         estimators.gradient_variance(NETWORKS["one_layer"], X, "vimco", num_seeds=1)
+    with pytest.raises(ValueError, match="needs an estimator"):
+        estimators.gradient_variance(NETWORKS["one_layer"], X)
 
 
 # --------------------------------------------------- wake-sleep adapters

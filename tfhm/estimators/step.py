@@ -22,8 +22,8 @@ import tensorflow as tf
 from tfhm.estimators import registry
 from tfhm.estimators.base import Estimator
 
-__all__ = ["LOG_NAMES", "compute_gradients", "deserialize", "make",
-           "recognizer_variables", "serialize"]
+__all__ = ["LOG_NAMES", "compile_config", "compute_gradients", "deserialize",
+           "from_compile_config", "make", "recognizer_variables", "serialize"]
 
 # The logs of a step, as `objectives.compute_gradients` names them.
 LOG_NAMES = ("wake_loss", "sleep_loss", "elbo", "ess")
@@ -132,3 +132,26 @@ def deserialize(config: dict) -> Estimator:
       ValueError: an unknown name.
     """
     return registry.get(config["name"]).from_config(dict(config.get("config", {})))
+
+
+def compile_config(estimator: Estimator) -> dict:
+    """The estimator's part of a model's compile config (JSON-able).
+
+    `{"algorithm": name, "estimator_options": estimator.get_config()}`; the
+    estimator's training-only state is not part of it.
+    """
+    return {"algorithm": estimator.name,
+            "estimator_options": dict(estimator.get_config())}
+
+
+def from_compile_config(config: dict) -> object:
+    """`compile`'s `algorithm` argument from a compile config (pops the options).
+
+    Returns the estimator of `compile_config`, or, for a config saved before
+    estimators existed (`algorithm` and `recognizer_update`, no
+    `estimator_options`), the algorithm's name as it was.
+    """
+    options = config.pop("estimator_options", None)
+    if options is None:
+        return config["algorithm"]
+    return registry.get(config["algorithm"]).from_config(dict(options))

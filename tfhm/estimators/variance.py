@@ -103,7 +103,7 @@ def gradient_estimates(model_or_networks, x, estimator: Estimator,
     return {"generator": gen.numpy(), "recognizer": rec.numpy()}
 
 
-def gradient_variance(model_or_networks, x, estimator: str | Estimator,
+def gradient_variance(model_or_networks, x, estimator: str | Estimator | None = None,
                       num_samples: int | None = None, num_seeds: int = 100,
                       seed: int = 0) -> dict:
     """Per-network variance and signal-to-noise ratio of an estimator's gradients.
@@ -115,8 +115,10 @@ def gradient_variance(model_or_networks, x, estimator: str | Estimator,
       model_or_networks: a `HelmholtzMachine` or `(generator, recognizer)`.
       x: `[batch, data_dim]` of 0/1 values.
       estimator: a registered name (a fresh instance with default options;
-        a fresh NVIL baseline is untrained) or an `Estimator` instance.
-      num_samples: K; default the estimator's.
+        a fresh NVIL baseline is untrained), an `Estimator` instance, or None
+        for a compiled model's own (`hm.estimator`, its state included).
+      num_samples: K; default the compiled model's K when `estimator` is
+        None, else the estimator's default.
       num_seeds: how many estimates, >= 2.
       seed: int, seeds the draws.
 
@@ -127,7 +129,8 @@ def gradient_variance(model_or_networks, x, estimator: str | Estimator,
       `mean_norm` (norm of the mean estimate) and `num_weights`.
 
     Raises:
-      ValueError: an unknown estimator name, a bad K, or num_seeds < 2.
+      ValueError: an unknown estimator name, a bad K, num_seeds < 2, or no
+        estimator with an uncompiled model or a pair of networks.
 
     #### Examples
 
@@ -141,7 +144,15 @@ def gradient_variance(model_or_networks, x, estimator: str | Estimator,
     assert stats["recognizer"]["variance"] > 0
     ```
     """
-    if isinstance(estimator, str):
+    if estimator is None:
+        estimator = getattr(model_or_networks, "estimator", None)
+        if estimator is None:
+            raise ValueError("gradient_variance needs an estimator: a compiled "
+                             "HelmholtzMachine or `estimator=NAME`. Received: "
+                             f"estimator=None with {model_or_networks!r}")
+        if num_samples is None:
+            num_samples = model_or_networks.num_samples
+    elif isinstance(estimator, str):
         estimator = get(estimator)()
     num_samples = estimator.check_num_samples(num_samples)
     num_seeds = _checks.positive_int("num_seeds", num_seeds)
