@@ -549,3 +549,35 @@ def test_unknown_pretrained_name_is_a_one_line_error(capsys):
     assert cli.main(["sample", "pretrained:nope", "--out", "x.png"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) <= 2 and "digits_rws_16" in err[0] and "nope" in err[0]
+
+
+def test_runs_of_0_1_0_keep_their_npy_split(tmp_path, capsys, monkeypatch):
+    # tfhm 0.1.0 held out the LAST 10% of npy: data; newer runs a seeded
+    # random 10%. A run folder of 0.1.0 (its config.json has no "hold_out")
+    # must be resumed and evaluated on the rows it was trained and validated
+    # on, not silently on another split.
+    x, _ = tfhm.datasets.make_bars(300, seed=2)
+    np.save(tmp_path / "bars.npy", x.astype(np.uint8))
+    run = tmp_path / "r"
+    base = ["--data", f"npy:{tmp_path / 'bars.npy'}", "--latent-dims", "3", "--quiet",
+            "--baseline-components", "0"]
+    assert _run(["train", *base, "--epochs", "1", "--out", str(run)], capsys)[0] == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["hold_out"] == "random"
+    del config["hold_out"]  # what a 0.1.0 run folder looks like
+    (run / "config.json").write_text(json.dumps(config))
+    schemes = []
+    real = tfhm.datasets.load_spec
+
+    def spy(spec, seed=0, hold_out_scheme="random"):
+        schemes.append(hold_out_scheme)
+        return real(spec, seed=seed, hold_out_scheme=hold_out_scheme)
+
+    monkeypatch.setattr(tfhm.datasets, "load_spec", spy)
+    assert _run(["evaluate", str(run), "--num-samples", "2", "--quiet"], capsys)[0] == 0
+    assert _run(["train", "--resume", "--out", str(run), "--epochs", "2", "--quiet",
+                 "--baseline-components", "0"], capsys)[0] == 0
+    assert schemes == ["last", "last"]
+    x_train, x_valid, _ = real(f"npy:{tmp_path / 'bars.npy'}", hold_out_scheme="last")
+    np.testing.assert_array_equal(x_valid, x[-30:])
+    np.testing.assert_array_equal(x_train, x[:-30])

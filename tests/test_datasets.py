@@ -158,3 +158,12 @@ def test_object_npy_and_bad_specs(tmp_path):
     assert datasets.check_spec("mnist:x.npz") == "mnist:x.npz"
     for name in ("x_train", "x_valid"):
         assert name in datasets.DATA_SPEC_HELP and name in datasets.load_binarized_mnist.__doc__
+
+
+def test_hold_out_last_is_the_split_of_0_1_0():
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    train, valid = datasets.hold_out(x, seed=3, scheme="last")
+    np.testing.assert_array_equal(valid, x[-2:])
+    np.testing.assert_array_equal(train, x[:-2])
+    with pytest.raises(ValueError, match="Received: scheme='first'"):
+        datasets.hold_out(x, seed=3, scheme="first")

@@ -160,8 +160,14 @@ def load_npy(path: str | os.PathLike) -> np.ndarray:
     return _checks.binary_array(array, name="x")
 
 
-def hold_out(x: np.ndarray, seed: int, fraction: float = 0.1
-             ) -> tuple[np.ndarray, np.ndarray]:
+# How the held-out rows of a file without a validation split are chosen:
+# "random" (tfhm >= 0.2: a seeded random 10%) or "last" (tfhm 0.1.0: the last
+# 10%, which run folders of 0.1.0 were trained with).
+HOLD_OUT_SCHEMES = ("random", "last")
+
+
+def hold_out(x: np.ndarray, seed: int, fraction: float = 0.1,
+             scheme: str = "random") -> tuple[np.ndarray, np.ndarray]:
     """Splits `x` into training and held-out rows, in a seeded random order.
 
     The rows are permuted with `np.random.default_rng(seed)`, so sorted data
@@ -172,11 +178,19 @@ def hold_out(x: np.ndarray, seed: int, fraction: float = 0.1
       x: `[n, D]`, n >= 2.
       seed: the run's int seed.
       fraction: share held out (at least one row).
+      scheme: "random" (the above) or "last" (the last rows, unshuffled: the
+        split of tfhm 0.1.0, kept so that its run folders are resumed and
+        evaluated on the rows they were trained and validated on).
 
     Returns:
       `(x_train, x_valid)`: `[n - m, D]` and `[m, D]`, m = max(1, n * fraction).
     """
+    if scheme not in HOLD_OUT_SCHEMES:
+        raise ValueError(f"Unknown hold-out scheme: expected one of {HOLD_OUT_SCHEMES}. "
+                         f"Received: scheme={scheme!r}")
     held = max(1, int(len(x) * fraction))
+    if scheme == "last":
+        return x[:-held], x[-held:]
     order = np.random.default_rng(seed).permutation(len(x))
     return x[order[held:]], x[order[:held]]
 
@@ -200,7 +214,7 @@ def check_spec(spec: str) -> str:
                      f"Received: {spec!r}")
 
 
-def load_spec(spec: str, seed: int = 0
+def load_spec(spec: str, seed: int = 0, hold_out_scheme: str = "random"
               ) -> tuple[np.ndarray, np.ndarray, str]:
     """The training and validation data of a `--data` value.
 
@@ -209,6 +223,8 @@ def load_spec(spec: str, seed: int = 0
         `DATA_SPEC_HELP`).
       seed: the run's seed: the held-out rows of `npy:` (and of MNIST files
         without `x_valid`/`x_test`) are chosen with it (`hold_out`).
+      hold_out_scheme: "random", or "last" for run folders of tfhm 0.1.0
+        (see `hold_out`).
 
     Returns:
       `(x_train, x_valid, description)`: float32 `[n, D]`, `[m, D]` and a
@@ -236,7 +252,8 @@ def load_spec(spec: str, seed: int = 0
             note = f"binarized MNIST from {path}"
         else:
             x_train, x_valid = load_npy(path), None
-            note = f"{path} (10% held out at random, seed {seed})"
+            note = (f"{path} (10% held out at random, seed {seed})"
+                    if hold_out_scheme == "random" else f"{path} (last 10% held out)")
     except (ValueError, OSError) as error:
         raise ValueError(f"--data {spec}: {error}") from None
     if x_train is None:
@@ -247,7 +264,7 @@ def load_spec(spec: str, seed: int = 0
             raise ValueError(
                 f"--data {spec}: expected at least 2 examples (one is held "
                 f"out). Received: shape {x_train.shape}")
-        x_train, x_valid = hold_out(x_train, seed)
+        x_train, x_valid = hold_out(x_train, seed, scheme=hold_out_scheme)
     return x_train, x_valid, note
 
 

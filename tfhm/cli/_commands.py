@@ -75,7 +75,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     spec = args.data or saved.get("data", "digits")
     # The run's own seed chose the held-out rows of npy: data: the same rows.
     data_seed = saved.get("train", {}).get("seed", 0)
-    x_train, x_valid, description = datasets.load_spec(spec, seed=data_seed)
+    # A run of tfhm 0.1.0 (a config without "hold_out") held out the last 10%.
+    scheme = saved.get("hold_out", "last" if saved else "random")
+    x_train, x_valid, description = datasets.load_spec(spec, seed=data_seed,
+                                                       hold_out_scheme=scheme)
     x = x_valid if args.split == "valid" else x_train
     if x.shape[1] != model.data_dim:
         raise UsageError(

@@ -99,6 +99,8 @@ def _train_config(args: argparse.Namespace, saved_train: dict[str, Any]) -> Any:
 def _resolve(args: argparse.Namespace, run: RunDir) -> Any:
     """Fills the model options and returns the TrainConfig (see `_train_config`)."""
     saved = run.read_config() if args.resume else {}
+    # Runs of tfhm 0.1.0 held out the last 10% of npy: data (no "hold_out" key).
+    args.hold_out = saved.get("hold_out", "last") if args.resume else "random"
     saved_model = saved.get("model", {})
     if args.data is None:
         args.data = saved.get("data", "digits")
@@ -221,14 +223,16 @@ def _build(args: argparse.Namespace, run: RunDir, config: Any, x_train: Any) -> 
     return training.Trainer(
         model, config, strategy=strategy, run_dir=run.path, logdir=args.logdir,
         verbose=0 if args.quiet else 1,
-        run_info={"data": args.data, "dtype_policy": args.dtype_policy})
+        run_info={"data": args.data, "dtype_policy": args.dtype_policy,
+                  "hold_out": args.hold_out})
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Runs `tfhm train`; returns the exit status (0, or 130 on Ctrl-C)."""
     run = _check_run_folder(args)
     config = _resolve(args, run)
-    x_train, x_valid, description = datasets.load_spec(args.data, seed=config.seed)
+    x_train, x_valid, description = datasets.load_spec(
+        args.data, seed=config.seed, hold_out_scheme=args.hold_out)
     _load_tensorflow(args)  # bad input above is reported without loading it
     _make_out_folder(run)
     trainer = _build(args, run, config, x_train)
