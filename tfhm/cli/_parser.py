@@ -144,8 +144,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """
     for name, field in config_fields().items():
         flag = field.metadata.get("flag") or "--" + name.replace("_", "-")
-        text = field.metadata.get("help", name)
-        if field.default not in (None, False) and "(default" not in text:
+        text = _CLI_HELP.get(name, field.metadata.get("help", name))
+        if field.default is not None and field.default is not False \
+                and "(default" not in text:
             text += f" (default {field.default})"
         text = text.replace("%", "%%")
         kind = _kind(field)
@@ -155,6 +156,13 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         else:
             parser.add_argument(flag, dest=name, type=_field_type(name, kind),
                                 default=None, metavar=name.upper(), help=text)
+
+
+# Where `tfhm train` gives a field more meaning than the Trainer does.
+_CLI_HELP = {
+    "seed": "seeds the initial weights, every random draw of training and "
+            "evaluation, the data order, the npy: hold-out and the pictures",
+}
 
 
 # ------------------------------------------------------------ subcommands
