@@ -122,6 +122,9 @@ def parse_args(argv=None):
                         help="factor of each learning-rate cut")
     parser.add_argument("--max-decays", type=int, default=3,
                         help="cuts after which the row has converged and stops")
+    parser.add_argument("--progress-only", action="store_true",
+                        help="only rewrite the RESULTS section of the rows' validation "
+                             "curves (mnist_convergence) from their state.json")
     args = parser.parse_args(argv)
     names = list(ROWS) if args.rows == "all" else args.rows.split(",")
     unknown = [n for n in names if n not in ROWS]
@@ -363,8 +366,41 @@ def table(args):
     return "\n".join(lines)
 
 
+def progress(args):
+    """The Markdown section of the rows' validation curves (training to convergence)."""
+    lines = ["## mnist_convergence: validation curves of the rows being trained to convergence",
+             "",
+             "Each row's validation estimate every `--monitor-every` epochs (K and images "
+             "as stated, fixed seed; higher is better), from its `state.json`. The newest "
+             "checkpoint of a row that has not converged is committed under its run folder "
+             "so that the same command resumes it.", ""]
+    for name in args.row_names:
+        folder = _common.resolve(os.path.join(args.run_dir, name))
+        state = _load_state(folder)
+        if not state.get("monitor"):
+            continue
+        first = state["monitor"][0]
+        lines += [f"### `{name}` ({ROWS[name].title}, "
+                  f"{'converged' if state.get('converged') else 'still training'}, "
+                  f"{state['epochs']} epochs, {state['train_wall_s'] / 60:.0f} min of training, "
+                  f"learning-rate cuts: {state.get('decays', 0)})", "",
+                  f"Trained by `{state['invocations'][-1]['command']}`; estimate: K="
+                  f"{args.monitor_samples}, first {args.monitor_images} validation images.", "",
+                  "| epoch | training minutes | learning rate | validation log-likelihood (nats) |",
+                  "|---|---|---|---|"]
+        lines += [f"| {m['epoch']} | {m['train_wall_s'] / 60:.1f} | {m['lr']:.2g} | "
+                  f"{m['val_ll']:.2f} |" for m in state["monitor"]]
+        best = state["best"]
+        lines += ["", f"Best: {best['val_ll']:.2f} nats at epoch {best['epoch']} "
+                  f"(first estimate {first['val_ll']:.2f} at epoch {first['epoch']}).", ""]
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.progress_only:
+        _common.write_section(args.results, "mnist_convergence", progress(args))
+        return
     _common.configure_threads(args.threads)
     x_train, x_valid = _common.load_data(args)
     _common.git_commit()  # the commit this run starts on

@@ -93,6 +93,13 @@ def test_mnist_table_schedule_cuts_the_rate_and_stops_when_converged(tmp_path):
     import keras
     model = keras.models.load_model(folder / "model.keras")
     assert np.isclose(float(model.wake_optimizer.learning_rate.numpy()), 2.5e-4)
+    # The validation curve goes to its own RESULTS section.
+    results = tmp_path / "RESULTS.md"
+    table.main(["--rows", "sbn200_ws", "--run-dir", str(tmp_path / "runs"),
+                "--results", str(results), "--progress-only",
+                "--monitor-samples", "4", "--monitor-images", "20"])
+    section = _section(results, "mnist_convergence")
+    assert "converged, 4 epochs" in section and section.count("| 0.001 |") == 2
     # A converged row is not trained again.
     table.main(["--synthetic", "--rows", "sbn200_ws", "--run-dir", str(tmp_path / "runs"),
                 "--results", "", "--no-eval", "--no-jit", "--epochs", "50"])
