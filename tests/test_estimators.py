@@ -26,8 +26,8 @@ import pytest
 import tensorflow as tf
 
 from tfhm import estimators, objectives
-from tfhm.estimators import registry, step
 from tfhm.algorithms import Algorithm, RecognizerUpdate
+from tfhm.estimators import registry, step
 from tfhm.networks import Generator, Recognizer
 
 DATA_DIM = 6
@@ -399,9 +399,9 @@ def test_nvil_state_follows_the_running_averages_and_trains():
     elbo_x = np.array([_exact_elbo(gen, rec, X[i:i + 1]) for i in range(len(X))])
     before = [v.numpy() for v in rec.trainable_variables]
     opt = keras.optimizers.SGD(0.05)
-    for step in range(150):
+    for i in range(150):
         with tf.GradientTape() as tape:
-            out = nvil(gen, rec, x, 2, tf.constant([9, step]))
+            out = nvil(gen, rec, x, 2, tf.constant([9, i]))
         grads = tape.gradient(out.recognizer_loss, nvil.trainable_variables)
         opt.apply_gradients(zip(grads, nvil.trainable_variables))
     predicted = nvil.state(tf.constant(X)).numpy() + float(nvil.state.signal_mean)

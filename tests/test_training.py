@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import tfhm
-from tfhm import objectives
+from tfhm.estimators import step as estimator_step
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
 from tfhm.training import TrainConfig, Trainer
@@ -306,13 +306,13 @@ def test_trainer_scales_losses_with_its_optimizers(policy, monkeypatch):
         hm = _small_hm(data_dim=16)
     finally:
         keras.config.set_dtype_policy("float32")
-    seen, original = [], objectives.compute_gradients
+    seen, original = [], estimator_step.compute_gradients
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("scale_losses"))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(objectives, "compute_gradients", spy)
+    monkeypatch.setattr(estimator_step, "compute_gradients", spy)
     Trainer(hm, TrainConfig(batch_size=60, epochs=1, eval_max_examples=0),
             verbose=0).fit(X_BARS)
     assert seen  # traced at least once

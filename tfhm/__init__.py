@@ -47,8 +47,8 @@ _ATTRIBUTES = {
     "Trainer": "tfhm.training",
     "train": "tfhm.training",
 }
-_SUBMODULES = ("baselines", "datasets", "diagnostics", "evaluation", "export",
-               "layers", "objectives", "plotting", "pretrained", "training")
+_SUBMODULES = ("baselines", "datasets", "diagnostics", "estimators", "evaluation",
+               "export", "layers", "objectives", "plotting", "pretrained", "training")
 
 __all__ = sorted([*_ATTRIBUTES, *_SUBMODULES, "load_model"])
 
@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; never run
         baselines,
         datasets,
         diagnostics,
+        estimators,
         evaluation,
         export,
         layers,

@@ -60,10 +60,21 @@ class Algorithm(_ParsableEnum):
     REWEIGHTED_WAKE_SLEEP: Bornschein & Bengio (2015); K draws of q, self-
       normalized importance weights per example for the generator and the
       recognizer's wake update, optionally mixed with the sleep update.
+    VIMCO, REINFORCE, NVIL, REINFORCE_LOO, DISARM: the unbiased gradient
+      estimators of `tfhm.estimators` (Mnih & Rezende 2016; Williams 1992;
+      Mnih & Gregor 2014; Kool et al. 2019; Dong et al. 2020).
+
+    Each member's value is the name of its estimator in
+    `tfhm.estimators.names()`, where its K rules and options live.
     """
 
     WAKE_SLEEP = "wake_sleep"
     REWEIGHTED_WAKE_SLEEP = "reweighted_wake_sleep"
+    VIMCO = "vimco"
+    REINFORCE = "reinforce"
+    NVIL = "nvil"
+    REINFORCE_LOO = "reinforce_loo"
+    DISARM = "disarm"
 
 
 class RecognizerUpdate(_ParsableEnum):
@@ -95,8 +106,10 @@ def resolve(algorithm: object = "wake_sleep", num_samples: int | None = None,
       `(algorithm, num_samples, recognizer_update)` as members and an int.
 
     Raises:
-      ValueError: an unknown algorithm or recognizer update, K < 1, or a
-        recognizer update other than "sleep" with wake-sleep.
+      ValueError: an unknown algorithm or recognizer update, K < 1, a
+        recognizer update other than "sleep" with wake-sleep, or another
+        estimator than the two wake-sleep ones (`compile` and `TrainConfig`
+        use `tfhm.estimators.registry.resolve`, which knows them all).
 
     #### Examples
 
@@ -107,6 +120,11 @@ def resolve(algorithm: object = "wake_sleep", num_samples: int | None = None,
     ```
     """
     algorithm = Algorithm.parse(algorithm)
+    if algorithm not in (Algorithm.WAKE_SLEEP, Algorithm.REWEIGHTED_WAKE_SLEEP):
+        raise ValueError(
+            "algorithms.resolve parses wake-sleep's choices only; "
+            "tfhm.estimators.registry.resolve parses every estimator's. "
+            f"Received: algorithm={algorithm.value!r}")
     rws = algorithm == Algorithm.REWEIGHTED_WAKE_SLEEP
     num_samples = _checks.positive_int(
         "num_samples", (5 if rws else 1) if num_samples is None else num_samples)

@@ -17,6 +17,9 @@ For K draws `z_k ~ q(z | x)` of a model with latent layers z_1 .. z_L
   when `Var_x(E_q[z_lu | x]) > 0.01`; `E_q[z_lu | x]` is the mean over the K
   draws of `q(z_lu = 1 | z_(l-1))`, exact for the first layer. Collapsed
   units (posterior = prior for every x) have zero variance.
+- Gradient variance and signal-to-noise ratio of the model's estimator at
+  the current weights: `gradient_variance`, defined in
+  `tfhm.estimators.variance` and re-exported here.
 
 #### References
 
@@ -31,11 +34,13 @@ import numpy as np
 import tensorflow as tf
 
 from tfhm import evaluation
+from tfhm.estimators.variance import gradient_variance
 from tfhm.layers import bernoulli_log_prob
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
     "binary_entropy_from_logits",
+    "gradient_variance",
     "importance_summary",
     "latent_diagnostics",
 ]

@@ -21,7 +21,8 @@ import tensorflow as tf
 from tfhm import _checks, _model_data, _seeds, evaluation, objectives
 from tfhm._keras_loops import KerasLoops
 from tfhm._optimizers import LinkedOptimizers, loss_scaled
-from tfhm.algorithms import Algorithm, RecognizerUpdate, resolve
+from tfhm.algorithms import Algorithm, RecognizerUpdate
+from tfhm.estimators import step as estimator_step
 from tfhm.networks import Architecture, Generator, Recognizer
 
 __all__ = ["Generator", "HelmholtzMachine", "Recognizer"]
@@ -88,6 +89,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         self.algorithm = Algorithm.WAKE_SLEEP
         self.num_samples = 1
         self.recognizer_update = RecognizerUpdate.SLEEP
+        self.estimator = None  # set by compile: a tfhm.estimators.Estimator
         self.eval_num_samples = 100
         self.built = True
 
@@ -131,7 +133,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
     def compile(self, wake_optimizer="adam", sleep_optimizer="adam",
                 algorithm="wake_sleep", num_samples: int | None = None,
                 recognizer_update=None, eval_num_samples: int = 100,
-                **kwargs) -> None:
+                insomnia: float | None = None, **kwargs) -> None:
         """Configures training (the two-optimizer pattern of Keras' GAN guide).
 
         Under a `mixed_float16` dtype policy both optimizers are wrapped in
@@ -143,27 +145,35 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         Args:
           wake_optimizer: optimizer of the generator and prior (wake phase).
           sleep_optimizer: optimizer of the recognizer.
-          algorithm: "wake_sleep" or "reweighted_wake_sleep" (or an
-            `tfhm.Algorithm`).
-          num_samples: K, draws of q per example. Default 1 for wake-sleep
-            and 5 for reweighted wake-sleep (Bornschein & Bengio 2015 found
-            K = 5 a good trade-off); with wake-sleep, K > 1 averages the
-            generator's update over K draws.
-          recognizer_update: "sleep", "wake" or "wake_sleep" (or a
-            `tfhm.RecognizerUpdate`). Default "sleep" for wake-sleep (its
-            only valid value) and "wake_sleep" for reweighted wake-sleep,
-            the best variant in Bornschein & Bengio (2015).
+          algorithm: the gradient estimator: a name of
+            `tfhm.estimators.names()` ("wake_sleep", "reweighted_wake_sleep",
+            "vimco", "reinforce", "nvil", "reinforce_loo", "disarm"), a
+            `tfhm.Algorithm`, or a `tfhm.estimators.Estimator` instance
+            (with its options, e.g. `NVIL(hidden_units=(50,))`); what each
+            estimates and its K rules: `tfhm.estimators`.
+          num_samples: K, draws of q per example; default the estimator's
+            (1 for wake-sleep, 5 for reweighted wake-sleep, which Bornschein
+            & Bengio 2015 found a good trade-off; see `tfhm.estimators`).
+            With wake-sleep, K > 1 averages the generator's update over K
+            draws.
+          recognizer_update: reweighted wake-sleep's "sleep", "wake" or
+            "wake_sleep" (or a `tfhm.RecognizerUpdate`): the readable alias of
+            `insomnia` 0, 1 and 0.5. Default "wake_sleep", the best variant in
+            Bornschein & Bengio (2015); wake-sleep accepts only "sleep".
           eval_num_samples: K of the importance-sampled `log_likelihood`
             reported by `evaluate` and on validation data.
+          insomnia: reweighted wake-sleep only: Pyro's weight in [0, 1] of the
+            recognizer's wake update (the sleep update has 1 - insomnia).
           **kwargs: passed to `keras.Model.compile` (e.g. `jit_compile`,
             `steps_per_execution`, `auto_scale_loss`); `optimizer`, `loss`
             and `metrics` are not accepted since the objectives are fixed.
 
         Raises:
-          ValueError: unknown algorithm or recognizer update, `num_samples`
-            or `eval_num_samples` < 1, a recognizer update other than
-            "sleep" with wake-sleep, or a `loss`/`optimizer`/`metrics`
-            argument.
+          ValueError: unknown algorithm or recognizer update (naming the
+            valid ones), a K the estimator refuses, `eval_num_samples` < 1, a
+            recognizer update other than "sleep" with wake-sleep, `insomnia`
+            outside [0, 1] or with another estimator, or a
+            `loss`/`optimizer`/`metrics` argument.
         """
         for key in ("optimizer", "loss", "metrics"):
             if key in kwargs:
@@ -171,8 +181,8 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
                     f"HelmholtzMachine.compile does not take `{key}`: the "
                     "objectives are fixed; pass `wake_optimizer` and "
                     f"`sleep_optimizer`. Received: {key}={kwargs[key]!r}")
-        algorithm, num_samples, recognizer_update = resolve(
-            algorithm, num_samples, recognizer_update)
+        estimator, num_samples = estimator_step.make(
+            algorithm, num_samples, recognizer_update, insomnia)
         self.eval_num_samples = _checks.positive_int("eval_num_samples",
                                                      eval_num_samples)
         scale = (kwargs.pop("auto_scale_loss", True)
@@ -184,16 +194,18 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             self._in_keras_compile = False
         self.wake_optimizer = loss_scaled(keras.optimizers.get(wake_optimizer), scale)
         self.sleep_optimizer = loss_scaled(keras.optimizers.get(sleep_optimizer), scale)
+        estimator.build(self.data_dim, seed=self.seed)  # NVIL's baseline
         self.wake_optimizer.build(self.generator.trainable_variables)
-        self.sleep_optimizer.build(self.recognizer.trainable_variables)
-        self.algorithm = algorithm
+        self.sleep_optimizer.build(
+            estimator_step.recognizer_variables(self.recognizer, estimator))
+        self.estimator = estimator
+        self.algorithm = estimator.algorithm
         self.num_samples = num_samples
-        self.recognizer_update = recognizer_update
+        self.recognizer_update = estimator.recognizer_update
         self._hm_compile_config = {
             "wake_optimizer": keras.optimizers.serialize(self.wake_optimizer),
             "sleep_optimizer": keras.optimizers.serialize(self.sleep_optimizer),
-            "algorithm": algorithm.value, "num_samples": num_samples,
-            "recognizer_update": recognizer_update.value,
+            **estimator_step.compile_config(estimator), "num_samples": num_samples,
             "eval_num_samples": self.eval_num_samples}
 
     def get_compile_config(self) -> dict | None:
@@ -205,6 +217,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             config["wake_optimizer"])
         config["sleep_optimizer"] = keras.optimizers.deserialize(
             config["sleep_optimizer"])
+        config["algorithm"] = estimator_step.from_compile_config(config)
         self.compile(**config)
 
     # ------------------------------------------------------------ train/test
@@ -223,15 +236,15 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
 
     def _train_on(self, x):
         seed = tf.cast(self.seed_generator.next(), tf.int32)
-        generator_grads, recognizer_grads, logs = objectives.compute_gradients(
-            self.generator, self.recognizer, x, seed, self.algorithm,
-            self.num_samples, self.recognizer_update,
-            scale_losses=(self.wake_optimizer.scale_loss,
-                          self.sleep_optimizer.scale_loss))
+        generator_grads, recognizer_grads, logs = estimator_step.compute_gradients(
+            self.estimator, self.generator, self.recognizer, x, seed,
+            self.num_samples, scale_losses=(self.wake_optimizer.scale_loss,
+                                            self.sleep_optimizer.scale_loss))
         self.wake_optimizer.apply_gradients(
             zip(generator_grads, self.generator.trainable_variables))
-        self.sleep_optimizer.apply_gradients(
-            zip(recognizer_grads, self.recognizer.trainable_variables))
+        self.sleep_optimizer.apply_gradients(zip(
+            recognizer_grads,
+            estimator_step.recognizer_variables(self.recognizer, self.estimator)))
         for name, value in logs.items():
             self._trackers[name].update_state(value)
         return {name: self._trackers[name].result() for name in logs}

@@ -153,6 +153,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if kind == "bool":
             parser.add_argument(flag, dest=name, action="store_const", const=True,
                                 default=None, help=text)
+        elif "choices" in field.metadata:
+            parser.add_argument(flag, dest=name, choices=field.metadata["choices"],
+                                default=None, help=text)
         else:
             parser.add_argument(flag, dest=name, type=_field_type(name, kind),
                                 default=None, metavar=name.upper(), help=text)

@@ -7,7 +7,7 @@ draws many estimates at once and summarizes them per network:
   variance = sum_i Var[g_i]            (= E ||g - E g||^2, trace of Cov g)
   snr      = mean_i |E g_i| / sd(g_i)  (Rainforth et al. 2018, per weight)
 
-`gradient_variance` is what `tfhm.diagnostics` should re-export (issue 13).
+`tfhm.diagnostics` re-exports `gradient_variance`.
 
 #### References
 

@@ -6,6 +6,7 @@ Each field carries `metadata` that the command line reads to make its flags
 - `help`: the one-line help text.
 - `cli`: whether `tfhm train` offers a flag for it.
 - `flag`: the flag's name when it is not `--` + the field name with dashes.
+- `choices`: the valid values, when they are a list of names.
 - `resumable`: whether a resumed run may change it (it does not touch the
   weights); the other fields must be those of the run resumed.
 """
@@ -15,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from tfhm import _checks, algorithms
+from tfhm import _checks
+from tfhm.estimators import registry
 
 __all__ = ["TrainConfig"]
 
@@ -23,10 +25,13 @@ _SEED_MAX = 2**31 - 1
 
 
 def _field(default: Any, help: str, *, cli: bool = True,  # noqa: A002  (the metadata key)
-           resumable: bool = False, flag: str | None = None) -> Any:
+           resumable: bool = False, flag: str | None = None,
+           choices: tuple[str, ...] | None = None) -> Any:
     metadata = {"help": help, "cli": cli, "resumable": resumable}
     if flag is not None:
         metadata["flag"] = flag
+    if choices is not None:
+        metadata["choices"] = choices
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -62,17 +67,24 @@ class TrainConfig:
     [1]: Bornschein, J. & Bengio, Y. Reweighted wake-sleep. ICLR (2015).
     """
 
-    # "wake_sleep" or "reweighted_wake_sleep".
+    # The gradient estimator, a name of `tfhm.estimators.names()`.
     algorithm: str = _field(
-        "reweighted_wake_sleep", "training algorithm: wake_sleep or reweighted_wake_sleep")
-    # K draws of q per example; None: 5 for RWS, 1 for wake-sleep.
+        "reweighted_wake_sleep", "gradient estimator (tfhm.estimators)",
+        choices=tuple(registry.names()))
+    # K draws of q per example; None: the estimator's default (5 for RWS).
     num_samples: int | None = _field(
-        None, "K draws of q per example (default: 5 for reweighted wake-sleep, "
-        "1 for wake-sleep)")
+        None, "K draws of q per example (default: the estimator's: 5 for "
+        "reweighted wake-sleep, 1 for wake-sleep, 5 for vimco, 4 for "
+        "reinforce_loo, 2 for disarm, 1 for nvil)")
     # "sleep", "wake", "wake_sleep"; None: the algorithm's default.
     recognizer_update: str | None = _field(
         None, "what trains the recognizer: sleep, wake or wake_sleep (default: "
         "sleep for wake-sleep, wake_sleep for reweighted wake-sleep)")
+    # Reweighted wake-sleep's weight of the recognizer's wake update (Pyro's
+    # insomnia); None: from recognizer_update (0.5 by default).
+    insomnia: float | None = _field(
+        None, "reweighted wake-sleep: weight in [0, 1] of the recognizer's wake "
+        "update, the sleep update gets 1 - insomnia (Pyro's; default 0.5)")
     # Passes over the training data (the total, also when resuming). 150: the
     # digits main job's (`tfhm train`), which then beats the 48-component
     # mixture of Bernoullis in about 35 s on 2 cores.
@@ -119,7 +131,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # compile's rules: unknown names, K < 1, wake updates with wake-sleep.
-        algorithms.resolve(self.algorithm, self.num_samples, self.recognizer_update)
+        registry.resolve(self.algorithm, self.num_samples, self.recognizer_update,
+                         self.insomnia)
         for name in ("epochs", "batch_size", "eval_num_samples",
                      "diagnostics_num_samples", "keep_checkpoints"):
             _checks.positive_int(name, getattr(self, name))

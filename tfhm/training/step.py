@@ -5,10 +5,11 @@ device; by default one shard per replica under a strategy):
 
   seed = model.seed_generator.next()               # the step's stateless seed
   shard s: seed_s = seed if S == 1 else fold_in(seed, s)
-           grads_s = compute_gradients(x_s, seed_s, global_batch_size=B)
+           grads_s = compute_gradients(model.estimator, x_s, seed_s,
+                                       global_batch_size=B)
   grads = sum_s grads_s                            # the all-reduce across replicas
   wake optimizer  <- generator grads               # p(x, z): prior and layers
-  sleep optimizer <- recognizer grads              # q(z | x)
+  sleep optimizer <- recognizer grads              # q(z | x) (and NVIL's baseline)
 
 Since each shard's random draws depend on the shard's index, not on the
 device that runs it, a run with `num_shards=N` gives the same weights on one
@@ -17,7 +18,7 @@ all-reduce). With S = 1 on one device the step is exactly `fit`'s.
 
 Loss scaling (mixed_float16) is the optimizers' own: `HelmholtzMachine.compile`
 wraps them in `keras.optimizers.LossScaleOptimizer`, the step hands their
-`scale_loss` to `objectives.compute_gradients` and `apply_gradients` unscales
+`scale_loss` to `estimators.step.compute_gradients` and `apply_gradients` unscales
 (and skips non-finite steps), exactly as `fit`'s `train_step` does.
 """
 
@@ -29,12 +30,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _seeds, objectives
+from tfhm import _seeds
+from tfhm.estimators import step as estimator_step
 
 __all__ = ["LOG_NAMES", "check_finite", "loss_scalers", "make_step_fn"]
 
 # The per-step means the step returns, in this order.
-LOG_NAMES = ("wake_loss", "sleep_loss", "elbo", "ess")
+LOG_NAMES = estimator_step.LOG_NAMES
 
 
 def loss_scalers(wake_optimizer: keras.optimizers.Optimizer,
@@ -73,10 +75,9 @@ def _gradients_fn(model, per_replica: int, num_shards: int) -> Callable:
                 shard_seed = tf.random.experimental.stateless_fold_in(
                     seed, tf.cast(replica * per_replica + i, tf.int32))
                 batch = global_batch
-            g, r, logs = objectives.compute_gradients(
-                model.generator, model.recognizer, x, shard_seed,
-                model.algorithm, model.num_samples, model.recognizer_update,
-                global_batch_size=batch, **scaling)
+            g, r, logs = estimator_step.compute_gradients(
+                model.estimator, model.generator, model.recognizer, x, shard_seed,
+                model.num_samples, global_batch_size=batch, **scaling)
             part = (g, r, [logs[name] for name in LOG_NAMES])
             total = part if total is None else tf.nest.map_structure(tf.add, total, part)
         return total
@@ -114,7 +115,8 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         g, r, logs = gradients(shards, global_batch, seed, replica)
         wake_opt.apply_gradients(zip(g, model.generator.trainable_variables))
-        sleep_opt.apply_gradients(zip(r, model.recognizer.trainable_variables))
+        sleep_opt.apply_gradients(zip(
+            r, estimator_step.recognizer_variables(model.recognizer, model.estimator)))
         return logs
 
     def step(shards, global_batch):

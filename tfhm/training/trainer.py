@@ -1,6 +1,6 @@
 """`Trainer`: epochs of the compiled step, checkpoints, the run folder, reports.
 
-The Trainer runs the same `objectives.compute_gradients` as
+The Trainer runs the same `estimators.step.compute_gradients` as
 `HelmholtzMachine.train_step`, in its own `tf.function` step (`step.py`,
 optionally XLA-compiled), fed by `tf.data` (`data.py`), under any
 `tf.distribute` strategy, with `tf.train.CheckpointManager` checkpoints in a
@@ -149,7 +149,8 @@ class Trainer:
             sleep_optimizer=model.sleep_optimizer,
             seed_state=model.seed_generator.state, epoch=self._epoch,
             step=self._step, global_step=self._global_step,
-            epoch_sums=self._sums)
+            epoch_sums=self._sums,
+            **model.estimator.checkpoint_items)  # NVIL's baseline and statistics
         self._step_fn = step_lib.make_step_fn(
             model, self.strategy, self.num_shards, config.jit_compile, self._sums)
         self._manager = None
@@ -200,6 +201,7 @@ class Trainer:
                                algorithm=config.algorithm,
                                num_samples=config.num_samples,
                                recognizer_update=config.recognizer_update,
+                               insomnia=config.insomnia,
                                eval_num_samples=config.eval_num_samples)
 
     @property
