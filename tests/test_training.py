@@ -412,3 +412,39 @@ def test_bad_trainer_arguments():
         Trainer(_small_hm(), TrainConfig(), strategy=strategy)
     with pytest.raises(ValueError, match=r"only the values 0 and 1.*0\.5"):
         Trainer(_small_hm(), TrainConfig(), verbose=0).fit(np.full((5, 64), 0.5))
+
+
+def test_gradient_variance_is_logged_per_epoch_when_asked(tmp_path):
+    # Issue 13, item 3: TrainConfig(gradient_variance_seeds=N) adds each
+    # network's gradient variance and SNR to every epoch's row, metrics.csv
+    # and TensorBoard: the numbers of diagnostics.gradient_variance of the
+    # model's own estimator with the epoch's named seed, and training itself
+    # is untouched (its own seed stream is not used).
+    from tfhm import _seeds, diagnostics
+
+    def run(seeds, logdir=None):
+        hm = _small_hm(data_dim=16)
+        config = TrainConfig(algorithm="vimco", num_samples=3, batch_size=60, epochs=2,
+                             eval_max_examples=60, eval_num_samples=5,
+                             gradient_variance_seeds=seeds, shuffle=False)
+        history = Trainer(hm, config, logdir=logdir, verbose=0).fit(X_BARS)
+        return hm, history
+
+    plain, _ = run(0)
+    hm, history = run(8, logdir=tmp_path / "tb")
+    for u, v in zip(plain.weights, hm.weights):
+        np.testing.assert_array_equal(u.numpy(), v.numpy())
+    expected = diagnostics.gradient_variance(
+        hm, X_BARS[:60], num_seeds=8, seed=_seeds.stream(0, "gradient_variance", 1))
+    last = history[-1]
+    assert last["grad_variance_recognizer"] == pytest.approx(
+        expected["recognizer"]["variance"], rel=1e-5)
+    assert last["grad_snr_generator"] == pytest.approx(expected["generator"]["snr"], rel=1e-5)
+    assert all(row["grad_variance_generator"] > 0 for row in history)
+    tags = set()
+    for name in os.listdir(tmp_path / "tb"):
+        for event in tf.compat.v1.train.summary_iterator(str(tmp_path / "tb" / name)):
+            tags.update(value.tag for value in event.summary.value)
+    assert {"grad_variance_generator", "grad_snr_recognizer"} <= tags
+    with pytest.raises(ValueError, match="Received: gradient_variance_seeds=1"):
+        TrainConfig(gradient_variance_seeds=1)

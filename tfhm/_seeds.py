@@ -43,6 +43,7 @@ STREAMS = {
     "validation": 7,  # per-epoch val_* metrics of the Trainer: IS estimate
     "diagnostics": 8,  # per-epoch per-layer KL, entropy and active units
     "pictures": 11,  # samples and reconstructions (run folder, TensorBoard)
+    "gradient_variance": 12,  # per-epoch gradient variance and SNR (Trainer)
 }
 
 

@@ -105,7 +105,7 @@ def gradient_estimates(model_or_networks, x, estimator: Estimator,
 
 def gradient_variance(model_or_networks, x, estimator: str | Estimator | None = None,
                       num_samples: int | None = None, num_seeds: int = 100,
-                      seed: int = 0) -> dict:
+                      seed=0) -> dict:
     """Per-network variance and signal-to-noise ratio of an estimator's gradients.
 
     At the current weights, on one batch x, from `num_seeds` independent
@@ -120,7 +120,7 @@ def gradient_variance(model_or_networks, x, estimator: str | Estimator | None = 
       num_samples: K; default the compiled model's K when `estimator` is
         None, else the estimator's default.
       num_seeds: how many estimates, >= 2.
-      seed: int, seeds the draws.
+      seed: an int or an int32 `[2]` stateless seed; seeds the draws.
 
     Returns:
       A dict `generator`, `recognizer`, each a dict of floats: `variance`
@@ -170,7 +170,7 @@ def gradient_variance(model_or_networks, x, estimator: str | Estimator | None = 
         generator.data_dim + sum(generator.latent_dims))
     block = max(1, min(num_seeds, _MAX_BLOCK_VALUES // per_seed))
     fn = _estimates_fn(generator, recognizer, x, estimator, num_samples)
-    seeds = _seeds.split(tf.constant([int(seed) % 2**31, 0], tf.int32),
+    seeds = _seeds.split(_seeds.to_stateless(seed, seed_generator=None),
                          -(-num_seeds // block) * block)
     sums, squares = {}, {}
     for start in range(0, num_seeds, block):

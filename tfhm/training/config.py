@@ -121,6 +121,12 @@ class TrainConfig:
     diagnostics_num_samples: int = _field(
         10, "K of the per-layer KL, entropy and active-unit diagnostics", cli=False,
         resumable=True)
+    # Estimates per epoch of each network's gradient for its variance and SNR; 0: off.
+    gradient_variance_seeds: int = _field(
+        0, "per epoch, the variance and signal-to-noise ratio of both networks' "
+        "gradient estimates, from N independent estimates on one batch of the "
+        "evaluation data (0: off; else N >= 2)", resumable=True,
+        flag="--gradient-variance")
     # Checkpoint every N steps; None: after every epoch.
     checkpoint_every_steps: int | None = _field(
         None, "checkpoint every N steps (default: after every epoch)",
@@ -143,6 +149,11 @@ class TrainConfig:
             _checks.positive_float(name, getattr(self, name))
         _checks.int_in_range("seed", self.seed, 0, _SEED_MAX)
         _checks.int_in_range("eval_max_examples", self.eval_max_examples, 0)
+        if _checks.int_in_range("gradient_variance_seeds",
+                                self.gradient_variance_seeds, 0) == 1:
+            raise ValueError("`gradient_variance_seeds` must be 0 (off) or at least 2 "
+                             "(a variance needs two estimates). Received: "
+                             "gradient_variance_seeds=1")
         for name in ("shuffle", "jit_compile"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"`{name}` must be True or False. "

@@ -19,7 +19,8 @@ __all__ = ["epoch_line", "evaluate_epoch", "write_summaries"]
 
 
 def evaluate_epoch(model, x: np.ndarray, seed: int, epoch: int, num_samples: int,
-                   diagnostics_num_samples: int) -> dict[str, float | int]:
+                   diagnostics_num_samples: int, gradient_variance_seeds: int = 0,
+                   batch_size: int = 100) -> dict[str, float | int]:
     """The per-epoch validation metrics and per-layer diagnostics on `x`.
 
     Args:
@@ -29,11 +30,16 @@ def evaluate_epoch(model, x: np.ndarray, seed: int, epoch: int, num_samples: int
       epoch: the epoch, 0-based (folded into the seeds).
       num_samples: K of the importance-sampled estimates.
       diagnostics_num_samples: K of the per-layer diagnostics.
+      gradient_variance_seeds: N > 0 adds `grad_variance_{generator,recognizer}`
+        and `grad_snr_{generator,recognizer}`: `diagnostics.gradient_variance`
+        of the model's own estimator from N estimates on the first
+        `batch_size` rows of `x`.
+      batch_size: the rows of that batch (the training batch size).
 
     Returns:
       A dict: `val_elbo`, `val_log_likelihood`, `val_ess` (means over the
       examples) and per latent layer l (1-based, bottom up) `kl_l`,
-      `entropy_l`, `active_units_l`.
+      `entropy_l`, `active_units_l`; with gradient variances as above.
     """
     summary = evaluation.importance_sampled(  # [n] arrays
         model, x, num_samples, _seeds.stream(seed, "validation", epoch))
@@ -44,6 +50,13 @@ def evaluate_epoch(model, x: np.ndarray, seed: int, epoch: int, num_samples: int
         row[f"kl_{l + 1}"] = float(diag["kl"][l])
         row[f"entropy_{l + 1}"] = float(diag["entropy"][l])
         row[f"active_units_{l + 1}"] = int(diag["active_units"][l])
+    if gradient_variance_seeds:
+        stats = diagnostics.gradient_variance(
+            model, x[:batch_size], num_seeds=gradient_variance_seeds,
+            seed=_seeds.stream(seed, "gradient_variance", epoch))
+        for network in ("generator", "recognizer"):
+            row[f"grad_variance_{network}"] = stats[network]["variance"]
+            row[f"grad_snr_{network}"] = stats[network]["snr"]
     return row
 
 

@@ -296,7 +296,9 @@ class Trainer:
         """
         return report.evaluate_epoch(self.model, x, self.config.seed, epoch,
                                      self.config.eval_num_samples,
-                                     self.config.diagnostics_num_samples)
+                                     self.config.diagnostics_num_samples,
+                                     self.config.gradient_variance_seeds,
+                                     self.config.batch_size)
 
     def _say(self, text: str) -> None:
         if self.verbose:
