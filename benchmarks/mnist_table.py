@@ -385,7 +385,8 @@ def progress(args):
                   f"{state['epochs']} epochs, {state['train_wall_s'] / 60:.0f} min of training, "
                   f"learning-rate cuts: {state.get('decays', 0)})", "",
                   f"Trained by `{state['invocations'][-1]['command']}`; estimate: K="
-                  f"{args.monitor_samples}, first {args.monitor_images} validation images.", "",
+                  f"{args.monitor_samples}, first {args.monitor_images} validation images."
+                  + (f" {state['note']}" if state.get("note") else ""), "",
                   "| epoch | training minutes | learning rate | validation log-likelihood (nats) |",
                   "|---|---|---|---|"]
         lines += [f"| {m['epoch']} | {m['train_wall_s'] / 60:.1f} | {m['lr']:.2g} | "
