@@ -34,6 +34,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from tfhm import _lazy
+
 __version__ = "0.1.0"
 
 # Public name -> the module that defines it (imported on first use).
@@ -71,20 +73,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; never run
     from tfhm.training import TrainConfig, Trainer, train  # noqa: F401
 
 
-def __getattr__(name: str) -> Any:
-    """Imports a public name or submodule the first time it is used (PEP 562)."""
-    if name in _ATTRIBUTES:
-        value = getattr(importlib.import_module(_ATTRIBUTES[name]), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f"tfhm.{name}")
-    else:
-        raise AttributeError(f"module 'tfhm' has no attribute {name!r}")
-    globals()[name] = value  # later uses skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+# Public names and submodules are imported the first time they are used.
+__getattr__, __dir__ = _lazy.attach(__name__, globals(), _ATTRIBUTES, _SUBMODULES, __all__)
 
 
 def load_model(path: str | os.PathLike, **kwargs: Any) -> Any:

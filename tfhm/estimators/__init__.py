@@ -56,9 +56,7 @@ grads = tape.gradient(out.recognizer_loss, rec.trainable_variables)
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from tfhm import _lazy
 from tfhm.estimators.registry import Spec, get, names, register, spec
 
 # Public name -> the module that defines it (imported on first use).
@@ -96,14 +94,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f"tfhm.estimators.{_LAZY[name]}")
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tfhm.estimators' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = _lazy.attach(
+    __name__, globals(), {name: f"{__name__}.{module}" for name, module in _LAZY.items()})

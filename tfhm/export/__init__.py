@@ -64,9 +64,9 @@ Modules: `graphs` (the serving graphs and their request checks), `modules`
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from typing import Any
+
+from tfhm import _lazy
 
 __all__ = [
     "DEFAULT_MAX_NUM_SAMPLES",
@@ -85,12 +85,7 @@ _LAZY = {"GeneratorModule": "tfhm.export.modules",
          "export_model": "tfhm.export.writer"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tfhm.export' has no attribute {name!r}")
+__getattr__, __dir__ = _lazy.attach(__name__, globals(), _LAZY)
 
 
 def export_cli(argv: Sequence[str] | None = None) -> int:

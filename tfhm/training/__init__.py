@@ -46,11 +46,10 @@ trainer = tfhm.Trainer(hm, config, strategy=strategy, verbose=0)
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
-from tfhm import _io
+from tfhm import _io, _lazy
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
 from tfhm.training.config import TrainConfig
@@ -82,13 +81,4 @@ def save_model_atomic(model: Any, path: str | os.PathLike) -> None:
     _io.replace_atomically(path, model.save)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'tfhm.training' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _lazy.attach(__name__, globals(), _LAZY, listed=__all__)
