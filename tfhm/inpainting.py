@@ -13,14 +13,17 @@ Method: sampling importance resampling (SIR; Rubin 1988, Smith & Gelfand
 1992) over the latents, with the recognizer as proposal, as the importance
 sampler of reweighted wake-sleep (Bornschein & Bengio 2015):
 
-1. Fill. q(z | x) needs a full x. The missing pixels get the generator's
-   means at the recognizer's mean-field code of the image with the missing
-   pixels at 1/2: `x_fill = x_obs ∪ sigmoid(g(m))`, `m = q-means(x_obs ∪
-   0.5)`. Any fill that depends on x_obs alone keeps the weights below exact
-   (the proposal may be any distribution over z with full support, and
-   finite logits give every z positive probability); this one feeds q an
-   image like those it was trained on (the first pass alone, 1/2 grey, is
-   not), and costs one deterministic pass.
+1. Fill. q(z | x) needs a full x. The missing pixels start at 1/2 and get,
+   `FILL_ROUNDS` times, the mean-field reconstruction of the current image:
+   recognizer means bottom-up to z_L, generator means top-down to x
+   (observed pixels stay x). Any fill that depends on x_obs alone keeps the
+   weights below exact (the proposal may be any distribution over z with full
+   support, and finite logits give every z positive probability). This one
+   feeds q an image like those it was trained on: on binarized MNIST with the
+   bottom half missing (SBN 200-200-200, K = 100) it gave log p(x_obs)
+   estimates of -56.8 nats against -213 with the grey fill alone, -187 with
+   a one-layer reconstruction (z_1 means) and -55.3 with the true bottom half
+   as the fill (an oracle).
 2. Propose z_k ~ q(z | x_fill), k = 1..K, with log-weights
    `log w_k = log p(z_k) + log p(x_obs | z_k1) - log q(z_k | x_fill)`
    (for deep nets `log p(z) = log p(z_L) + ... + log p(z_1 | z_2)`).
@@ -65,10 +68,14 @@ import tensorflow as tf
 from tfhm import _seeds, evaluation
 from tfhm.layers import sample_bernoulli
 
-__all__ = ["inpaint", "log_likelihood_observed"]
+__all__ = ["FILL_ROUNDS", "fill_missing", "inpaint", "log_likelihood_observed",
+           "observed_log_prob"]
 
-# The fill of the first recognizer pass: p = 1/2, no preference.
-_FIRST_PASS_FILL = 0.5
+# The missing pixels' value before the first round trip: 1/2, no preference.
+_FIRST_FILL = 0.5
+# Mean-field round trips of the fill; on MNIST (module doc) 1, 2, 3, 5 and
+# 10 rounds gave -61.2, -57.6, -56.8, -57.0 and -57.0 nats at K = 100.
+FILL_ROUNDS = 3
 
 
 def _seeds_of(seed):
@@ -87,14 +94,18 @@ def fill_missing(generator, recognizer, x: tf.Tensor, mask: tf.Tensor) -> tf.Ten
       mask: float32 0/1 `[batch, data_dim]`, 1 = observed.
 
     Returns:
-      float32 `[batch, data_dim]`: x at observed pixels, and at missing ones
-      `p(x = 1 | z_1 = m)` with `m` the recognizer's first-layer means of the
-      image whose missing pixels are 1/2.
+      float32 `[batch, data_dim]` in [0, 1]: x at observed pixels; at missing
+      ones, after `FILL_ROUNDS` mean-field round trips (recognizer means up to
+      z_L, generator means down to x) from 1/2, the last trip's `p(x = 1)`.
     """
     observed = tf.cast(mask, tf.bool)
-    first = tf.where(observed, x, _FIRST_PASS_FILL)  # [batch, D]
-    means = tf.sigmoid(recognizer.conditionals[0].compute_logits(first))
-    return tf.where(observed, x, generator(means))
+    filled = tf.where(observed, x, _FIRST_FILL)  # [batch, D]
+    for _ in range(FILL_ROUNDS):
+        means = recognizer(filled)[-1]  # [batch, d_L]
+        for conditional in reversed(generator.conditionals[1:]):
+            means = tf.sigmoid(conditional.compute_logits(means))
+        filled = tf.where(observed, x, generator(means))
+    return filled
 
 
 def observed_log_prob(generator, x: tf.Tensor, mask: tf.Tensor,
