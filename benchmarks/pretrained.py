@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import sys
 import time
 
@@ -103,13 +102,106 @@ def train_digits():
     _write_entry(name, file, card)
 
 
+MNIST_FIXTURE = _common.REPO_ROOT / "tests" / "fixtures" / "mnist_valid_first100.npz"
+PAPERS_PROTOCOL = dict(images=10000, num_samples=5000)
+
+
+def _without_optimizer_state(hm):
+    """A copy of `hm`, compiled alike, whose optimizers hold no slots yet.
+
+    The file of a row's best model carries both Adam optimizers' moments
+    (twice the weights again); the shipped file keeps only the weights and
+    the compile settings, so `load` gives a model ready to sample, evaluate,
+    export or train further (with fresh moments).
+    """
+    import tfhm
+
+    copy = tfhm.HelmholtzMachine.from_config(hm.get_config())
+    copy.compile_from_config(hm.get_compile_config())
+    copy.set_weights(hm.get_weights())
+    return copy
+
+
+def _flag(command, flag, default):
+    """The integer value of `flag` in a command line, or `default`."""
+    words = command.split()
+    return int(words[words.index(flag) + 1]) if flag in words else default
+
+
+def package_row(folder):
+    """Ships the best model of a converged `mnist_table.py` row, with its card.
+
+    The row must have been evaluated with the papers' protocol (K=5,000 on all
+    10,000 validation images) by `mnist_table.py --eval-only`; the card takes
+    that evaluation and the row's training history from its `state.json`.
+    """
+    import keras
+    import numpy as np
+    import tfhm
+
+    import mnist_table
+
+    folder = os.path.abspath(folder)
+    row = mnist_table.ROWS.get(os.path.basename(folder))
+    if row is None:
+        raise SystemExit(f"{folder!r} is not the folder of a row; expected one "
+                         f"named after a row of mnist_table.py: {list(mnist_table.ROWS)}")
+    state = mnist_table._load_state(folder)
+    ev = state.get("eval") or {}
+    protocol = {"images": ev.get("images"), "num_samples": ev.get("num_samples")}
+    if protocol != PAPERS_PROTOCOL or not ev.get("model", "").startswith("best.keras"):
+        raise SystemExit(
+            f"Row {row.name} has no evaluation of best.keras with the papers' protocol "
+            f"{PAPERS_PROTOCOL}: run `python benchmarks/mnist_table.py --rows {row.name} "
+            f"--run-dir {os.path.dirname(folder)} --eval-only` first. Received: "
+            f"{protocol}, model {ev.get('model')!r}")
+    hm = _without_optimizer_state(keras.models.load_model(os.path.join(folder, "best.keras")))
+    name = f"mnist_{row.name}"
+    file = f"{name}.keras"
+    hm.save(PACKAGE_DIR / file)
+    rates = sorted({m["lr"] for m in state["monitor"]}, reverse=True)
+    published = row.published[0]
+    card = {
+        "title": f"{row.title}, binarized MNIST",
+        "architecture": {"data_dim": 784, "latent_dims": list(hm.latent_dims),
+                         "hidden_units": list(hm.hidden_units),
+                         "activation": hm.get_config().get("activation")},
+        "algorithm": row.algorithm, "num_samples": row.num_samples,
+        "batch_size": _flag(state["invocations"][-1]["command"], "--batch-size", 100),
+        "optimizer": "Adam for both networks; learning rates " + ", ".join(
+            f"{r:g}" for r in rates) + " (cut on validation plateaus, mnist_table.py)",
+        "epochs": state["best"]["epoch"], "epochs_trained": state["epochs"],
+        "train_seconds": round(state["train_wall_s"], 1),
+        "machine": _common.machine_description(), "tfhm_version": tfhm.__version__,
+        "commit": "; ".join(inv["commit"] for inv in state["invocations"]),
+        "command": " && ".join(dict.fromkeys(inv["command"] for inv in state["invocations"])),
+        "dataset": "binarized MNIST of Larochelle & Murray (2011): 50,000 training / "
+                   "10,000 validation images",
+        "binarization": "the fixed binarization of Larochelle & Murray (2011)",
+        "validation_nll": round(ev["nll"], 3),
+        "validation_protocol": "importance sampling, K=5,000 draws of q, all 10,000 "
+                               f"validation images (standard error {ev['nll_stderr']:.2f})",
+        "validation_elbo": round(-ev["neg_elbo"], 3),
+        "published_nll": published[1],
+        "published_source": f"{published[0]}, {published[2]} (test set)",
+        "slice_check": _slice_check(hm, np.load(MNIST_FIXTURE)["x"],
+                                    "tests/fixtures/mnist_valid_first100.npz"),
+    }
+    _write_entry(name, file, card)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["digits"])
+    parser.add_argument("what", choices=["digits", "row"])
+    parser.add_argument("folder", nargs="?", help="for `row`: the row's run folder")
     args = parser.parse_args(argv)
     if args.what == "digits":
         train_digits()
+    elif args.folder is None:
+        parser.error("`row` needs the row's run folder, e.g. benchmarks/runs/sbn200x3_rws5")
+    else:
+        package_row(args.folder)
 
 
 if __name__ == "__main__":
