@@ -63,13 +63,15 @@ proposals.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
-from tfhm import _seeds, evaluation
+from tfhm import _checks, _seeds, evaluation
 from tfhm.layers import sample_bernoulli
 
-__all__ = ["FILL_ROUNDS", "fill_missing", "inpaint", "log_likelihood_observed",
-           "observed_log_prob"]
+__all__ = ["FILL_ROUNDS", "check_mask", "fill_missing", "inpaint",
+           "inpaint_checked", "log_likelihood_observed",
+           "log_likelihood_observed_checked", "observed_log_prob"]
 
 # The missing pixels' value before the first round trip: 1/2, no preference.
 _FIRST_FILL = 0.5
@@ -189,3 +191,68 @@ def inpaint(generator, recognizer, x: tf.Tensor, mask: tf.Tensor, num_samples,
                   tf.reshape(prior_z1, tf.shape(z1)))
     x_new = sample_bernoulli(generator.conditionals[0](z1), seeds["pixels"])
     return tf.where(tf.cast(mask, tf.bool), x, x_new)  # [S, batch, D]
+
+
+# ------------------------------------------------ checked, in memory blocks
+_inpaint_graph = tf.function(inpaint, reduce_retracing=True)
+_log_likelihood_graph = tf.function(log_likelihood_observed,
+                                    reduce_retracing=True)
+
+
+def check_mask(mask, x: np.ndarray) -> np.ndarray:
+    """A checked mask (bool or 0/1, the shape of x) as float32 NumPy.
+
+    Raises:
+      ValueError: a dtype other than bool or numeric, a shape other than
+        x's, or values other than 0 and 1 (with what was received).
+    """
+    mask = _checks.binary_array(mask, x.shape[-1], name="mask")
+    if mask.shape != x.shape:
+        raise ValueError(
+            f"`mask` must have the shape of `x`, {x.shape} (1 = observed, 0 = "
+            f"missing). Received: mask.shape={mask.shape}")
+    return mask
+
+
+def _in_blocks(model, graph, x, mask, seed, counts, axis):
+    """Checks, then runs `graph` over blocks of rows (see `inpaint_checked`)."""
+    x = _checks.binary_array(x, model.data_dim)
+    mask = check_mask(mask, x)
+    counts = {name: _checks.positive_int(name, value, upper=_checks.INT32_MAX)
+              for name, value in counts.items()}
+    seed = _seeds.to_stateless(seed, model.seed_generator)
+    rows = evaluation.block_rows(model, max(counts.values()))
+    starts = range(0, len(x), rows)
+    parts = [graph(model.generator, model.recognizer,
+                   tf.constant(x[start:start + rows]),
+                   tf.constant(mask[start:start + rows]),
+                   *[tf.constant(c, tf.int32) for c in counts.values()],
+                   seed if len(starts) == 1
+                   else tf.random.experimental.stateless_fold_in(seed, j))
+             for j, start in enumerate(starts)]
+    return tf.concat(parts, axis=axis)
+
+
+def inpaint_checked(model, x, mask, num_samples: int, num_proposals: int,
+                    seed=None) -> tf.Tensor:
+    """`HelmholtzMachine.inpaint`: checked inputs, rows in memory blocks.
+
+    The rows are cut into blocks of `evaluation.block_rows(model, max(S, K))`;
+    a single block is drawn with the seed itself (so it equals `inpaint` on
+    the networks with that `[2]` seed, as the served signature does), block
+    j of several with `stateless_fold_in(seed, j)`.
+
+    Raises:
+      ValueError: x or mask not 0/1 `[batch, data_dim]`, mask not x's shape,
+        S or K not a positive int, a bad seed.
+    """
+    return _in_blocks(model, _inpaint_graph, x, mask, seed,
+                      {"num_samples": num_samples,
+                       "num_proposals": num_proposals}, axis=1)
+
+
+def log_likelihood_observed_checked(model, x, mask, num_proposals: int,
+                                    seed=None) -> tf.Tensor:
+    """`HelmholtzMachine.log_likelihood_observed`; blocks as `inpaint_checked`."""
+    return _in_blocks(model, _log_likelihood_graph, x, mask, seed,
+                      {"num_proposals": num_proposals}, axis=0)

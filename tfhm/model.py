@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfhm import _checks, _model_data, _seeds, evaluation, objectives
+from tfhm import _checks, _model_data, _seeds, evaluation, inpainting, objectives
 from tfhm._keras_loops import KerasLoops
 from tfhm._optimizers import LinkedOptimizers, loss_scaled
 from tfhm.algorithms import Algorithm, RecognizerUpdate
@@ -388,6 +388,65 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         result = {f"z{l + 1}_probs": m for l, m in enumerate(self.recognizer(x))}
         result.update({f"z{l + 1}": z for l, z in enumerate(latents)})
         return result
+
+    def inpaint(self, x, mask, num_samples: int = 1, num_proposals: int = 100,
+                seed=None) -> tf.Tensor:
+        """Completes missing pixels: draws from `p(x_missing | x_observed)`.
+
+        Importance resampling over the latents with the recognizer as the
+        proposal; consistent in K with an O(1/K) bias (`tfhm.inpainting`).
+
+        Args:
+          x: `[batch, data_dim]` of 0/1 values (those at missing pixels unused).
+          mask: `[batch, data_dim]`, bool or 0/1: 1 where observed, 0 missing.
+          num_samples: S, completions per row.
+          num_proposals: K, draws of q per row, shared by its S completions.
+          seed: None, an int, or an int tensor `[2]`.
+
+        Returns:
+          float32 0/1 `[num_samples, batch, data_dim]`, equal to x wherever
+          mask is 1; a row with no observed pixel gets unconditional samples.
+
+        Raises:
+          ValueError: bad x, mask (dtype, shape, values), counts or seed.
+
+        #### Examples
+
+        ```python
+        import numpy as np
+        import tfhm
+        x, _ = tfhm.datasets.load_digits()
+        hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+        mask = np.arange(64) < 32                 # top half observed
+        mask = np.broadcast_to(mask, (5, 64))
+        out = hm.inpaint(x[:5], mask, num_samples=3, seed=1)  # [3, 5, 64]
+        assert (out.numpy()[:, :, :32] == x[:5, :32]).all()
+        log_p = hm.log_likelihood_observed(x[:5], mask, seed=1)  # [5] nats
+        ```
+        """
+        return inpainting.inpaint_checked(self, x, mask, num_samples,
+                                          num_proposals, seed)
+
+    def log_likelihood_observed(self, x, mask, num_proposals: int = 1000,
+                                seed=None) -> tf.Tensor:
+        """Importance-sampled `log p(x_observed) ~ log mean_k w_k`.
+
+        The estimate `inpaint` implies (`tfhm.inpainting`): a stochastic lower
+        bound in expectation, consistent in K; `log_likelihood`'s estimand
+        when nothing is missing. Same K and seed as `inpaint`: same proposals.
+
+        Args:
+          x, mask, seed: as `inpaint`.
+          num_proposals: K, draws of q per row.
+
+        Returns:
+          float32 `[batch]` nats; exactly 0 for a row with no observed pixel.
+
+        Raises:
+          ValueError: as `inpaint`.
+        """
+        return inpainting.log_likelihood_observed_checked(
+            self, x, mask, num_proposals, seed)
 
     def sample(self, num_samples: int, seed=None) -> dict:
         """Draws from the generative model.
