@@ -50,7 +50,8 @@ _ATTRIBUTES = {
     "train": "tfhm.training",
 }
 _SUBMODULES = ("baselines", "datasets", "diagnostics", "estimators", "evaluation",
-               "export", "layers", "objectives", "plotting", "pretrained", "training")
+               "export", "inpainting", "layers", "objectives", "plotting", "pretrained",
+               "training")
 
 __all__ = sorted([*_ATTRIBUTES, *_SUBMODULES, "load_model"])
 
@@ -62,6 +63,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; never run
         estimators,
         evaluation,
         export,
+        inpainting,
         layers,
         objectives,
         plotting,
