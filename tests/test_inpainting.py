@@ -137,25 +137,41 @@ def test_inpainting_matches_exact_conditional(hm, mask_name):
     assert tv(proposal, exact) > 3 * (bound + bias), tv(proposal, exact)
 
 
-def test_log_likelihood_observed_matches_exact(hm):
+def _tolerance(log_q, log_w, log_p, k):
+    """6 sd + 2 biases of `log mean_k w_k` (a one-in-10^8 false failure).
+
+    rho = E_q[w^2] / E_q[w]^2, exact by enumeration; the mean of K
+    normalized weights has sd sqrt((rho - 1) / K), so (delta method) the
+    log of it has that sd and a bias of about -(rho - 1) / (2K).
+    """
+    rho = np.exp(logsumexp(log_q + 2 * log_w) - 2 * log_p)
+    return 6 * np.sqrt((rho - 1) / k) + (rho - 1) / k + 1e-4  # + float32
+
+
+def test_log_likelihoods_match_exact(hm):
     x = hm.sample(4, seed=6)["x"].numpy().astype(np.float64)
     k = 100_000
     for observed in [*MASKS.values(), np.ones(D, bool)]:
         mask = np.tile(observed, (len(x), 1))
         estimate = hm.log_likelihood_observed(x, mask, num_proposals=k, seed=2).numpy()
+        conditional = inpainting.conditional_log_likelihood_checked(
+            hm, x, mask, num_proposals=k, seed=2).numpy()
         fill = inpainting.fill_missing(hm.generator, hm.recognizer, tf.constant(x, tf.float32),
                                        tf.constant(mask)).numpy()
         for i in range(len(x)):
             log_joint, _ = _joint_terms(hm, x[i], observed)
+            full, _ = _joint_terms(hm, x[i], np.ones(D, bool))
+            log_q = _log_q(hm, fill[i])
             exact = logsumexp(log_joint)
-            log_w = log_joint - _log_q(hm, fill[i])
-            # rho = E_q[w^2] / E_q[w]^2, exact; the mean of K normalized
-            # weights has sd sqrt((rho - 1) / K), so (delta method) the
-            # estimate's sd is that and its bias about -(rho - 1) / (2K).
-            # 6 sd + 2 biases: a false failure is a one-in-10^8 event.
-            rho = np.exp(logsumexp(_log_q(hm, fill[i]) + 2 * log_w) - 2 * exact)
-            tol = 6 * np.sqrt((rho - 1) / k) + (rho - 1) / k + 1e-4  # + float32
+            tol = _tolerance(log_q, log_joint - log_q, exact, k)
             assert abs(estimate[i] - exact) < tol, (i, estimate[i], exact, tol)
+            # log p(x_mis | x_obs) = log p(x) - log p(x_obs): the error of a
+            # difference is at most the sum of the errors (union bound).
+            tol += _tolerance(log_q, full - log_q, logsumexp(full), k)
+            exact = logsumexp(full) - exact
+            assert abs(conditional[i] - exact) < tol, (i, conditional[i], exact, tol)
+            if observed.all():
+                assert conditional[i] == 0.0
 
 
 def test_edge_rows_are_exact_in_a_mixed_batch(hm):
@@ -178,8 +194,13 @@ def test_edge_rows_are_exact_in_a_mixed_batch(hm):
     # Nothing missing: the importance-sampled log p(x) of the whole row; a
     # loose check at K = 50 (the nothing-missing mask is also in
     # test_log_likelihood_observed_matches_exact, at K = 100,000).
-    exact = hm.exact_log_likelihood(x[:1]).numpy()[0]
-    assert abs(log_p[0] - exact) < 1.0, (log_p[0], exact)
+    exact = hm.exact_log_likelihood(x[:2]).numpy()
+    assert abs(log_p[0] - exact[0]) < 1.0, (log_p[0], exact)
+    # log p(x_mis | x_obs): 0 with nothing missing, log p(x) with nothing seen.
+    conditional = inpainting.conditional_log_likelihood_checked(
+        hm, x, mask, num_proposals=50, seed=4).numpy()
+    assert conditional[0] == 0.0
+    assert abs(conditional[1] - exact[1]) < 1.0, (conditional[1], exact)
 
 
 def test_seeds_are_reproducible_and_match_the_graph_function(hm):

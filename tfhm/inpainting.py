@@ -36,6 +36,8 @@ between q and the posterior p(z | x_obs); it converges to p(z | x_obs) as
 K grows, with an O(1/K) bias (Smith & Gelfand 1992). `log mean_k w_k`
 estimates `log p(x_obs)` with a downward bias in expectation (Jensen) that
 vanishes as K grows (Burda et al. 2016), exactly like `hm.log_likelihood`.
+`conditional_log_likelihood` scores given missing pixels, `log p(x_mis |
+x_obs)`, as the ratio of the two estimates from the same K draws.
 
 Edge cases are exact: a row with nothing missing comes back as x (every pixel
 is copied), a row with nothing observed gets ancestral samples of the
@@ -69,7 +71,8 @@ import tensorflow as tf
 from tfhm import _checks, _seeds, evaluation
 from tfhm.layers import sample_bernoulli
 
-__all__ = ["FILL_ROUNDS", "check_mask", "fill_missing", "inpaint",
+__all__ = ["FILL_ROUNDS", "check_mask", "conditional_log_likelihood",
+           "conditional_log_likelihood_checked", "fill_missing", "inpaint",
            "inpaint_checked", "log_likelihood_observed",
            "log_likelihood_observed_checked", "observed_log_prob"]
 
@@ -112,22 +115,22 @@ def fill_missing(generator, recognizer, x: tf.Tensor, mask: tf.Tensor) -> tf.Ten
 
 def observed_log_prob(generator, x: tf.Tensor, mask: tf.Tensor,
                       z1: tf.Tensor) -> tf.Tensor:
-    """`log p(x_obs | z_1)`: the Bernoulli log-density of the observed pixels.
+    """`log p(x_obs | z_1)`: the Bernoulli log-density of the pixels `mask` marks.
 
     Args:
       x: float32 `[batch, data_dim]`.
-      mask: float32 0/1 `[batch, data_dim]`, 1 = observed.
+      mask: float32 0/1 `[batch, data_dim]`, 1 = counted (observed).
       z1: float32 `[..., batch, d_1]`.
 
     Returns:
-      float32 `[..., batch]` nats (0 for a row with no observed pixel).
+      float32 `[..., batch]` nats (0 for a row with no marked pixel).
     """
     per_pixel = generator.conditionals[0](z1).distribution.log_prob(x)
     return tf.reduce_sum(tf.cast(mask, tf.float32) * per_pixel, axis=-1)
 
 
 def _proposals(generator, recognizer, x, mask, num_proposals, seed):
-    """K draws of q(z | x_fill) and their log-weights `[K, batch]`."""
+    """K draws of q(z | x_fill): log-weights of x_obs `[K, batch]` and z_1."""
     x_fill = fill_missing(generator, recognizer, x, mask)
     latents, log_q = recognizer.sample(x_fill, num_proposals, seed)
     log_w = (generator.log_prob_latents(latents)  # [K, batch]
@@ -159,6 +162,34 @@ def log_likelihood_observed(generator, recognizer, x: tf.Tensor,
                           _seeds_of(seed)["proposals"])
     return tf.where(_any_observed(mask),
                     evaluation.log_mean_exp(log_w, axis=0), 0.0)
+
+
+def conditional_log_likelihood(generator, recognizer, x: tf.Tensor,
+                               mask: tf.Tensor, num_proposals,
+                               seed: tf.Tensor) -> tf.Tensor:
+    """`log p(x_mis | x_obs)` of the given missing pixels, by the same proposals.
+
+    `log sum_k w_k p(x_mis | z_k1) - log sum_k w_k`: the self-normalized
+    estimate of `E_(p(z | x_obs))[p(x_mis | z_1)]`, i.e. the ratio of the
+    importance estimates of p(x) and p(x_obs) from the same K draws of
+    `q(z | x_fill)` (the proposal of `inpaint` with this seed). Consistent
+    in K, biased for finite K (a ratio estimate; not a bound).
+
+    Args: as `log_likelihood_observed`.
+
+    Returns:
+      float32 `[batch]` nats; exactly 0 for a row with nothing missing;
+      the importance-sampled log p(x) for a row with nothing observed.
+    """
+    x, mask = tf.convert_to_tensor(x, tf.float32), tf.cast(mask, tf.float32)
+    log_w, z1 = _proposals(generator, recognizer, x, mask, num_proposals,
+                           _seeds_of(seed)["proposals"])
+    log_w_full = log_w + observed_log_prob(generator, x, 1.0 - mask, z1)
+    conditional = (tf.reduce_logsumexp(log_w_full, axis=0)
+                   - tf.where(_any_observed(mask),
+                              tf.reduce_logsumexp(log_w, axis=0),
+                              tf.math.log(tf.cast(tf.shape(log_w)[0], tf.float32))))
+    return tf.where(tf.reduce_all(mask > 0.5, axis=-1), 0.0, conditional)
 
 
 def inpaint(generator, recognizer, x: tf.Tensor, mask: tf.Tensor, num_samples,
@@ -197,6 +228,8 @@ def inpaint(generator, recognizer, x: tf.Tensor, mask: tf.Tensor, num_samples,
 _inpaint_graph = tf.function(inpaint, reduce_retracing=True)
 _log_likelihood_graph = tf.function(log_likelihood_observed,
                                     reduce_retracing=True)
+_conditional_graph = tf.function(conditional_log_likelihood,
+                                 reduce_retracing=True)
 
 
 def check_mask(mask, x: np.ndarray) -> np.ndarray:
@@ -255,4 +288,11 @@ def log_likelihood_observed_checked(model, x, mask, num_proposals: int,
                                     seed=None) -> tf.Tensor:
     """`HelmholtzMachine.log_likelihood_observed`; blocks as `inpaint_checked`."""
     return _in_blocks(model, _log_likelihood_graph, x, mask, seed,
+                      {"num_proposals": num_proposals}, axis=0)
+
+
+def conditional_log_likelihood_checked(model, x, mask, num_proposals: int,
+                                       seed=None) -> tf.Tensor:
+    """`conditional_log_likelihood` with checks and blocks as `inpaint_checked`."""
+    return _in_blocks(model, _conditional_graph, x, mask, seed,
                       {"num_proposals": num_proposals}, axis=0)
