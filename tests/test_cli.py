@@ -581,3 +581,67 @@ def test_runs_of_0_1_0_keep_their_npy_split(tmp_path, capsys, monkeypatch):
     x_train, x_valid, _ = real(f"npy:{tmp_path / 'bars.npy'}", hold_out_scheme="last")
     np.testing.assert_array_equal(x_valid, x[-30:])
     np.testing.assert_array_equal(x_train, x[:-30])
+
+
+# ------------------------------------------------------------ inpaint (issue 15)
+def test_inpaint_writes_a_grid_and_the_conditional_log_likelihood(tmp_path, capsys):
+    from tfhm import inpainting, pretrained
+
+    out = tmp_path / "inpaint.png"
+    argv = ["inpaint", "pretrained:digits_rws_16", "--mask", "bottom", "-n", "4",
+            "--num-samples", "3", "--num-proposals", "20", "--seed", "5",
+            "--scale", "4", "--out", str(out)]
+    status, stdout, err = _run(argv, capsys)
+    assert status == 0, err
+    result = json.loads(stdout)
+    assert result["missing_pixels"] == 4 * 32 and result["num_images"] == 4
+    # The printed number is tfhm.inpainting's estimate with the same K and seed.
+    hm = pretrained.load("digits_rws_16")
+    x = tfhm.datasets.load_digits()[1][:4]
+    mask = inpainting.region_mask("bottom", 4, 64)
+    assert not mask[:, 32:].any() and mask[:, :32].all()
+    expected = inpainting.conditional_log_likelihood_checked(hm, x, mask, 20, seed=5)
+    assert result["conditional_log_likelihood_per_missing_pixel"] == pytest.approx(
+        float(np.sum(expected.numpy())) / 128, rel=1e-6)
+    with Image.open(out) as image:
+        assert "completions" in image.text["Title"]
+        # 4 rows of data | observed | 3 completions, 8x8 images at scale 4,
+        # under a title band.
+        assert image.size[0] == 5 * 33 + 1 and image.size[1] > 4 * 33 + 1
+        grid = np.asarray(image)[-(4 * 33 + 1):]
+    completions = hm.inpaint(x, mask, num_samples=3, num_proposals=20, seed=5).numpy()
+    np.testing.assert_array_equal(grid, inpainting.inpainting_grid(x, mask, completions,
+                                                                   scale=4))
+    # Refuses to overwrite, as sample does.
+    status, _, err = _run(argv, capsys)
+    assert status == 2 and "already exists" in err and "--overwrite" in err
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--mask", "middle"], r"--mask: expected top, bottom, left, right or random:P.*'middle'"),
+    (["--mask", "random:1.5"], r"--mask: .*Received: 'random:1.5'"),
+    (["--mask", "bottom", "--num-proposals", "0"], r"--num-proposals: .*'0'"),
+    (["--mask", "bottom", "--out", "grid.jpg"], r"--out must name a \.png file.*'grid.jpg'"),
+    (["--mask", "left", "--data", "mnist:/no/such/dir"], "no such file"),
+])
+def test_inpaint_bad_arguments_exit_2_in_one_line(extra, match, tmp_path, capsys):
+    argv = ["inpaint", "pretrained:digits_rws_16", "--out", str(tmp_path / "g.png"), *extra]
+    if "--out" in extra:
+        argv = ["inpaint", "pretrained:digits_rws_16", *extra]
+    status, stdout, err = _run(argv, capsys)
+    assert status == 2 and not stdout
+    assert re.search(match, err.splitlines()[0]), err
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_inpaint_help_and_mask_errors_import_no_tensorflow():
+    code = _NO_TENSORFLOW.replace(
+        '(["--help"], ["train", "--help"], ["train", "--epochs", "0"],\n'
+        '             ["export", "--help"], ["sample", "--out", "x.png"])',
+        '(["inpaint", "--help"], ["inpaint", "RUN", "--mask", "random:x", "--out", "x.png"])')
+    assert "inpaint" in code
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+    assert "random:P (each pixel" in result.stdout  # the --mask help
+    assert "Received: 'random:x'" in result.stderr

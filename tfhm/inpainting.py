@@ -73,8 +73,8 @@ from tfhm.layers import sample_bernoulli
 
 __all__ = ["FILL_ROUNDS", "check_mask", "conditional_log_likelihood",
            "conditional_log_likelihood_checked", "fill_missing", "inpaint",
-           "inpaint_checked", "log_likelihood_observed",
-           "log_likelihood_observed_checked", "observed_log_prob"]
+           "inpaint_checked", "inpainting_grid", "log_likelihood_observed",
+           "log_likelihood_observed_checked", "observed_log_prob", "region_mask"]
 
 # The missing pixels' value before the first round trip: 1/2, no preference.
 _FIRST_FILL = 0.5
@@ -296,3 +296,74 @@ def conditional_log_likelihood_checked(model, x, mask, num_proposals: int,
     """`conditional_log_likelihood` with checks and blocks as `inpaint_checked`."""
     return _in_blocks(model, _conditional_graph, x, mask, seed,
                       {"num_proposals": num_proposals}, axis=0)
+
+
+# ------------------------------------------------------- masks and pictures
+def region_mask(region: str, num_rows: int, data_dim: int,
+                seed: int = 0) -> np.ndarray:
+    """The mask that hides `region` of every image: bool `[num_rows, data_dim]`.
+
+    Images are `plotting.image_shape(data_dim)` (28 x 28 for MNIST, 8 x 8
+    for the digits). True = observed, as `inpaint` takes it.
+
+    Args:
+      region: "top", "bottom" (rows from `height // 2` down), "left",
+        "right" (columns from `width // 2`): that half is hidden; or
+        "random:P", every pixel hidden independently with probability P in
+        [0, 1] (NumPy's `default_rng(seed)`).
+      num_rows: how many rows (images).
+      data_dim: pixels per image.
+      seed: seeds "random:P".
+
+    Raises:
+      ValueError: another region, or top/bottom for one-row images.
+    """
+    from tfhm import plotting
+
+    height, width = plotting.image_shape(data_dim)
+    rows, cols = np.divmod(np.arange(data_dim), width)
+    hidden = {"top": rows < height // 2, "bottom": rows >= height // 2,
+              "left": cols < width // 2, "right": cols >= width // 2}
+    if region.startswith("random:"):
+        try:
+            p = float(region.split(":", 1)[1])
+        except ValueError:
+            p = float("nan")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"random:P needs P in [0, 1]. Received: {region!r}")
+        return np.random.default_rng(seed).random((num_rows, data_dim)) >= p
+    if region not in hidden or (height == 1 and region in ("top", "bottom")):
+        raise ValueError(
+            "`region` must be top, bottom, left, right or random:P (top and "
+            f"bottom need square images; data_dim={data_dim} is drawn as "
+            f"{height} x {width}). Received: {region!r}")
+    return np.broadcast_to(~hidden[region], (num_rows, data_dim)).copy()
+
+
+def inpainting_grid(x, mask, completions, scale: int | None = None,
+                    title: str | None = None) -> np.ndarray:
+    """One row per image: the data, what was observed, then the completions.
+
+    Args:
+      x: `[n, data_dim]` 0/1 images.
+      mask: `[n, data_dim]`, 1 = observed; hidden pixels are drawn mid-grey
+        in the second column.
+      completions: `[S, n, data_dim]`, e.g. `hm.inpaint(x, mask, S)`.
+      scale: as `plotting.tile_images`; None: a grid about 400 pixels wide.
+      title: a title band above the grid (None: the bare grid).
+
+    Returns:
+      uint8 `[height, width]` with n rows of `2 + S` images.
+    """
+    from tfhm import plotting
+
+    x, mask = np.asarray(x, np.float32), np.asarray(mask, bool)
+    completions = np.asarray(completions, np.float32)
+    observed = np.where(mask, x, 0.5)
+    images = np.concatenate([x[None], observed[None], completions])  # [2+S, n, D]
+    cols = images.shape[0]
+    images = images.transpose(1, 0, 2).reshape(-1, x.shape[1])
+    if scale is None:
+        scale = plotting.auto_scale(cols, x.shape[1], cols)
+    grid = plotting.tile_images(images, cols=cols, scale=scale)
+    return grid if title is None else plotting.annotate(grid, title)

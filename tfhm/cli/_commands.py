@@ -1,4 +1,4 @@
-"""`tfhm evaluate`, `tfhm sample` and `tfhm export`: commands on a finished run.
+"""`tfhm evaluate`, `sample`, `inpaint` and `export`: commands on a finished run.
 
 Each takes the run folder positionally (or as `--run RUN`) and reads it
 through `tfhm.run_dir.RunDir`.
@@ -16,7 +16,7 @@ from tfhm import datasets
 from tfhm.cli._parser import UsageError
 from tfhm.run_dir import MissingRunFileError, RunDir
 
-__all__ = ["cmd_evaluate", "cmd_export", "cmd_sample"]
+__all__ = ["cmd_evaluate", "cmd_export", "cmd_inpaint", "cmd_sample"]
 
 
 def _saved_config(run: RunDir) -> dict[str, Any]:
@@ -54,21 +54,8 @@ def _load(source: str) -> tuple[Any, dict[str, Any]]:
     return model, ({"data": "digits", "train": {"seed": 0}} if digits else {})
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    """Prints JSON: ELBO, importance-sampled log-likelihood, ESS, exact log p(x).
-
-    The importance-sampled numbers are those of
-    `tfhm.evaluation.importance_sampled(model, x, K, seed=--seed)`, the
-    estimate `hm.log_likelihood(x, num_samples=K, seed=--seed)` returns.
-    """
-    import numpy as np
-
-    from tfhm.cli import load_tensorflow
-
-    load_tensorflow(args.verbose)
-    from tfhm import evaluation
-
-    model, saved = _load(args.run)
+def _split(args: argparse.Namespace, model: Any, saved: dict[str, Any]) -> tuple[Any, str]:
+    """`(x, description)`: `--split` of `--data`, default the run's own data."""
     if args.data is None and "data" not in saved and _is_pretrained(args.run):
         raise UsageError(f"{args.run} was trained on data tfhm does not ship: pass "
                          "--data, e.g. --data mnist:PATH for binarized MNIST.")
@@ -84,6 +71,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--data {spec}: the model of {args.run!r} has data_dim="
             f"{model.data_dim}. Received: data with {x.shape[1]} pixels")
+    return x, description
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Prints JSON: ELBO, importance-sampled log-likelihood, ESS, exact log p(x).
+
+    The importance-sampled numbers are those of
+    `tfhm.evaluation.importance_sampled(model, x, K, seed=--seed)`, the
+    estimate `hm.log_likelihood(x, num_samples=K, seed=--seed)` returns.
+    """
+    import numpy as np
+
+    from tfhm.cli import load_tensorflow
+
+    load_tensorflow(args.verbose)
+    from tfhm import evaluation
+
+    model, saved = _load(args.run)
+    x, description = _split(args, model, saved)
     if not args.quiet:
         print(f"tfhm evaluate: {len(x)} examples, K={args.num_samples} ...",
               file=sys.stderr, flush=True)
@@ -154,6 +160,45 @@ def cmd_sample(args: argparse.Namespace) -> int:
     plotting.save_png(grid, args.out, title=plotting.sample_title(args.n, args.binary))
     print(json.dumps({"out": args.out, "num_samples": args.n,
                       "height": int(grid.shape[0]), "width": int(grid.shape[1])}))
+    return 0
+
+
+def cmd_inpaint(args: argparse.Namespace) -> int:
+    """Completes the hidden part of N images: a PNG grid and JSON on stdout.
+
+    The JSON holds the conditional log-likelihood per missing pixel,
+    `sum_i log p(x_mis,i | x_obs,i) / (missing pixels)` in nats
+    (`tfhm.inpainting.conditional_log_likelihood`, K = --num-proposals).
+    """
+
+    from tfhm.cli import load_tensorflow
+
+    _check_png_out(args.out, args.overwrite)
+    load_tensorflow(args.verbose)
+    from tfhm import inpainting, plotting
+
+    model, saved = _load(args.run)
+    x, description = _split(args, model, saved)
+    x = x[:args.n]
+    mask = inpainting.region_mask(args.mask, len(x), model.data_dim, seed=args.seed)
+    completions = model.inpaint(x, mask, num_samples=args.num_samples,
+                                num_proposals=args.num_proposals, seed=args.seed)
+    conditional = inpainting.conditional_log_likelihood_checked(
+        model, x, mask, args.num_proposals, seed=args.seed).numpy()
+    missing = int((~mask).sum())
+    title = (f"Inpainting, {args.mask} hidden. Each row: data, observed (grey = "
+             f"hidden), {args.num_samples} completions x_mis ~ p(x_mis | x_obs) "
+             f"(0/1 samples, K = {args.num_proposals})")
+    grid = inpainting.inpainting_grid(x, mask, completions.numpy(), scale=args.scale,
+                                      title=title)
+    plotting.save_png(grid, args.out, title=title)
+    print(json.dumps({
+        "out": args.out, "run": args.run, "data": description, "split": args.split,
+        "num_images": int(len(x)), "mask": args.mask, "missing_pixels": missing,
+        "num_samples": args.num_samples, "num_proposals": args.num_proposals,
+        "seed": args.seed,
+        "conditional_log_likelihood_per_missing_pixel":
+            float(conditional.sum() / missing) if missing else None}, indent=2))
     return 0
 
 

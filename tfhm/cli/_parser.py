@@ -84,6 +84,26 @@ def _non_negative_int(text: str) -> int:
             f"expected an int >= 0. Received: {text!r}") from None
 
 
+def _mask_spec(text: str) -> str:
+    """Checks "top", "bottom", "left", "right" or "random:P" (0 <= P <= 1).
+
+    The syntax of `tfhm.inpainting.region_mask`, checked here without
+    importing TensorFlow.
+    """
+    regions = ("top", "bottom", "left", "right")
+    if text in regions:
+        return text
+    try:
+        head, value = text.split(":", 1)
+        if head == "random" and 0.0 <= float(value) <= 1.0:
+            return text
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(
+        f"expected {', '.join(regions)} or random:P with P in [0, 1] (the part of "
+        f"every image that is hidden). Received: {text!r}")
+
+
 def _data_spec(text: str) -> str:
     try:
         return datasets.check_spec(text)
@@ -268,6 +288,7 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     sample.add_argument("--no-title", action="store_true",
                         help="the bare grid, without the title band")
 
+    _inpaint_parser(commands, common)
     export = commands.add_parser(
         "export", parents=[common], help="export a run as SavedModels for TF Serving",
         description="Export a trained Helmholtz machine as generator and "
@@ -282,6 +303,38 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                         "(default 10000)")
     export.add_argument("--overwrite", action="store_true",
                         help="replace an existing version folder")
+
+
+def _inpaint_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    inpaint = commands.add_parser(
+        "inpaint", parents=[common], help="complete hidden parts of images (PNG grid)",
+        description="Hides part of the first N images of a data split, draws "
+        "completions of the hidden pixels from p(x_missing | x_observed) "
+        "(hm.inpaint: importance resampling with the recognizer as proposal), "
+        "writes a grid (data | observed | completions) and prints JSON with the "
+        "conditional log-likelihood per missing pixel, log p(x_mis | x_obs) / "
+        "pixels, estimated with the same K proposals.")
+    _add_run(inpaint)
+    inpaint.add_argument("--mask", type=_mask_spec, required=True,
+                         help="the hidden part of every image: top, bottom, left or "
+                         "right half, or random:P (each pixel hidden with "
+                         "probability P, seeded by --seed)")
+    inpaint.add_argument("--out", required=True, help="PNG file to write")
+    inpaint.add_argument("--overwrite", action="store_true",
+                         help="replace --out if it exists")
+    inpaint.add_argument("--data", type=_data_spec, default=None,
+                         help="default: the data the run was trained on")
+    inpaint.add_argument("--split", choices=["valid", "train"], default="valid")
+    inpaint.add_argument("-n", type=_positive_int, default=8,
+                         help="images, the first n of the split (default 8)")
+    inpaint.add_argument("--num-samples", type=_positive_int, default=6,
+                         help="completions per image (default 6)")
+    inpaint.add_argument("--num-proposals", type=_positive_int, default=100,
+                         help="K draws of q per image (default 100)")
+    inpaint.add_argument("--seed", type=int, default=0)
+    inpaint.add_argument("--scale", type=_positive_int, default=None,
+                         help="pixels per data pixel (default: a grid about 400 "
+                         "pixels wide)")
 
 
 def build_parser() -> Parser:
