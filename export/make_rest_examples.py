@@ -43,14 +43,16 @@ EXAMPLES = [
      {"signature_name": "serving_default",
       "inputs": {"num_samples": 2, "seed": [1, 2]}},
      (), "The same seed gives the same samples, on every server and in "
-         "`hm.sample(2, seed=tf.constant([1, 2]))`."),
+         "`hm.sample(2, seed=tf.constant([1, 2]))`; `seed` comes back as sent."),
     ("Sample with a fresh seed",
      "generator",
      {"inputs": {"num_samples": 2, "seed": []}},
-     ("x", "x_probs", "z1", "z2"),
-     "`\"seed\": []` (or, on servers that apply SignatureDef defaults, no "
-     "`seed` at all) draws a new seed inside the graph: every call differs. "
-     "No `signature_name` means `serving_default`."),
+     ("seed", "x", "x_probs", "z1", "z2"),
+     "`\"seed\": []` draws a new seed inside the graph: every call differs, "
+     "and the answer's `seed` is the one drawn (send it back to replay the "
+     "draw). REST needs `seed` in the body: TF Serving's JSON parser never "
+     "applies SignatureDef defaults. No `signature_name` means "
+     "`serving_default`."),
     ("Decode given latents (row format `instances`)",
      "generator",
      {"signature_name": "decode",
@@ -68,26 +70,41 @@ EXAMPLES = [
       "inputs": {"x": X_ROWS, "num_samples": 100, "seed": [7, 7]}},
      (), "Nats per example, `log mean_k p(x, z_k) / q(z_k | x)` over "
          "`num_samples` draws of the recognizer."),
+    ("Inpaint missing pixels (columnar `inputs`)",
+     "generator",
+     {"signature_name": "inpaint",
+      "inputs": {"x": X_ROWS, "mask": [[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]],
+                 "num_samples": 2, "num_proposals": 50, "seed": [5, 6]}},
+     (), "`mask` is 1 where a pixel is observed. `x` holds `num_samples` "
+         "completions per row (`[num_samples, batch, D]`, the observed pixels "
+         "copied); `log_likelihood_observed` estimates log p(x observed), "
+         "nats, from the same `num_proposals` draws of the recognizer."),
     ("A bad request: too many samples",
      "generator",
-     {"inputs": {"num_samples": 20000, "seed": []}},
+     {"inputs": {"num_samples": 100000, "seed": []}},
      (), "Refused before anything is allocated (HTTP 400); the server keeps "
          "serving. The message is the graph's assertion (TF Serving adds the "
-         "failing node's name after it)."),
-    ("Encode with a seed (columnar `inputs`; `serving_default` = `encode`)",
+         "failing node's name after it). The limit is fixed at export; by "
+         "default as many samples as fit a 4 MiB gRPC response."),
+    ("Encode plain rows (row format `instances`; `serving_default`)",
      "recognizer",
-     {"inputs": {"x": X_ROWS, "seed": [1, 2]}},
+     {"instances": X_ROWS},
+     ("seed", "z1", "z2"),
+     "The recognizer's default signature takes `x` alone, so plain rows "
+     "work. Each row gets its own fresh seed, returned as `seed` (`[2]` per "
+     "row): `encode` of that row alone with that seed gives the same `z1`, "
+     "`z2`. Every output has one row per input row, so TF Serving can batch "
+     "these requests (`--enable_batching`)."),
+    ("Encode with a seed (columnar `inputs`; signature `encode`)",
+     "recognizer",
+     {"signature_name": "encode",
+      "inputs": {"x": X_ROWS, "seed": [1, 2]}},
      (), "`zl_probs`: the posterior Bernoulli means of every layer "
          "(deterministic); `zl`: one posterior sample, reproducible with the "
          "seed."),
-    ("Encode rows with a fresh sample (row format `instances`)",
-     "recognizer",
-     {"signature_name": "encode_unseeded", "instances": X_ROWS},
-     ("z1", "z2"),
-     "`encode_unseeded` has `x` as its only input, so it takes plain rows."),
     ("A bad request: values other than 0 and 1",
      "recognizer",
-     {"inputs": {"x": [[1, 0, 0.5, 0, 1, 0]], "seed": []}},
+     {"inputs": {"x": [[1, 0, 0.5, 0, 1, 0]]}},
      (), "Refused with the position and the value of the first bad entry."),
 ]
 
@@ -178,10 +195,18 @@ def response(outputs, request_format):
 
     Returns:
       A dict ready for `json.dumps`; with one output, its value stands alone.
+
+    Raises:
+      ValueError: a row-format answer whose outputs do not all have the
+        batch as their first dimension (TF Serving answers HTTP 400).
     """
     names = sorted(outputs)
     if request_format == "instances":
         batch = int(outputs[names[0]].shape[0])
+        for name in names:  # TF Serving's rule for row-format answers
+            if not outputs[name].shape or int(outputs[name].shape[0]) != batch:
+                raise ValueError(f"Tensor name: {name} has inconsistent batch "
+                                 f"size: expecting: {batch}")
         rows = [{name: _to_json(outputs[name][i]) for name in names}
                 for i in range(batch)]
         if len(names) == 1:

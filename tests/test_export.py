@@ -59,6 +59,24 @@ def _no_seed():
     return tf.constant([], tf.int32)
 
 
+def _mask(shape):
+    """A fixed inpainting mask: left half, top half, all, none, then random."""
+    rows, cols = shape
+    pattern = np.random.default_rng(15).random(shape) < 0.5
+    pattern[0] = np.arange(cols) % 8 < 4  # left half of each 8x8 digit
+    pattern[1] = np.arange(cols) < cols // 2  # top half
+    pattern[2], pattern[3] = False, True  # all missing, nothing missing
+    return tf.constant(pattern, tf.float32)
+
+
+# The default limits of the fixture's model (64 pixels, latents 5 and 3),
+# sized from the 4 MiB gRPC budget less 16 KiB of framing, 4 bytes a value:
+# a sample is x, x_probs (64 each) and z (8): 544 bytes, 4,177,920 // 544 =
+# 7680; a row's largest message is inpaint's x and mask (128 values): 512
+# bytes, 8160 rows.
+MAX_NUM_SAMPLES, MAX_ROWS = 7680, 8160
+
+
 # ------------------------------------------------------------- layout, CLI
 def test_layout_and_signatures(hm, exported, served):
     base = pathlib.Path(exported["generator"]).parents[1]
@@ -70,19 +88,35 @@ def test_layout_and_signatures(hm, exported, served):
         # Readable by a server that runs as another user.
         assert (base / name / "1").stat().st_mode & 0o777 == 0o755
     assert sorted(served["generator"].signatures) == [
-        "decode", "log_likelihood", "sample", "serving_default"]
+        "decode", "inpaint", "log_likelihood", "sample", "serving_default"]
     assert sorted(served["recognizer"].signatures) == [
         "encode", "encode_unseeded", "serving_default"]
     sample = served["generator"].signatures["serving_default"]
     assert {k: (v.shape.as_list(), v.dtype) for k, v in
             sample.structured_input_signature[1].items()} == {
         "num_samples": ([], tf.int32), "seed": ([None], tf.int32)}
-    assert sorted(sample.structured_outputs) == ["x", "x_probs", "z1", "z2"]
+    # Every draw reports the seed it used (issue 15 item 5).
+    assert sorted(sample.structured_outputs) == ["seed", "x", "x_probs", "z1", "z2"]
     decode = served["generator"].signatures["decode"]
     assert sorted(decode.structured_input_signature[1]) == ["z1", "z2"]
     assert sorted(decode.structured_outputs) == ["x_probs", "z1_probs"]
-    encode = served["recognizer"].signatures["serving_default"]
-    assert sorted(encode.structured_outputs) == ["z1", "z1_probs", "z2", "z2_probs"]
+    inpaint = served["generator"].signatures["inpaint"]
+    assert {k: (v.shape.as_list(), v.dtype) for k, v in
+            inpaint.structured_input_signature[1].items()} == {
+        "x": ([None, None], tf.float32), "mask": ([None, None], tf.float32),
+        "num_samples": ([], tf.int32), "num_proposals": ([], tf.int32),
+        "seed": ([None], tf.int32)}
+    assert sorted(inpaint.structured_outputs) == [
+        "log_likelihood_observed", "seed", "x"]
+    # The recognizer's default is the batchable encoder: x in, rows out.
+    default = served["recognizer"].signatures["serving_default"]
+    assert list(default.structured_input_signature[1]) == ["x"]
+    assert sorted(default.structured_outputs) == [
+        "seed", "z1", "z1_probs", "z2", "z2_probs"]
+    encode = served["recognizer"].signatures["encode"]
+    assert sorted(encode.structured_input_signature[1]) == ["seed", "x"]
+    assert sorted(encode.structured_outputs) == [
+        "seed", "z1", "z1_probs", "z2", "z2_probs"]
     # The generator holds both networks' weights (q is log_likelihood's
     # proposal), the recognizer only its own: nothing stored twice.
     assert len(served["generator"].weights) == (len(hm.generator.weights)
@@ -103,10 +137,11 @@ _FRESH_PROCESS = textwrap.dedent("""
     generator = tf.saved_model.load(generator_dir)
     recognizer = tf.saved_model.load(recognizer_dir)
     sample = generator.signatures["serving_default"]
-    encode = recognizer.signatures["serving_default"]
+    encode = recognizer.signatures["encode"]
     seed = tf.constant([3, 4])
     no_seed = tf.constant([], tf.int32)
     x = tf.constant(inputs["x"])
+    mask = tf.constant(inputs["mask"])
     calls = {
         "sample": sample(num_samples=tf.constant(20), seed=seed),
         "fresh_a": sample(num_samples=tf.constant(20), seed=no_seed),
@@ -118,7 +153,17 @@ _FRESH_PROCESS = textwrap.dedent("""
         "encode": encode(x=x, seed=seed),
         "encode_fresh_a": encode(x=x, seed=no_seed),
         "encode_fresh_b": recognizer.signatures["encode_unseeded"](x=x),
+        "rows": recognizer.signatures["serving_default"](x=x),
+        "inpaint": generator.signatures["inpaint"](
+            x=x, mask=mask, num_samples=tf.constant(3),
+            num_proposals=tf.constant(5), seed=seed),
     }
+    # A fresh draw replayed with the seed it reported (item 5).
+    calls["replay"] = sample(num_samples=tf.constant(20),
+                             seed=calls["fresh_a"]["seed"])
+    calls["replay_rows"] = {
+        f"z1_{i}": encode(x=x[i:i + 1], seed=calls["rows"]["seed"][i])["z1"]
+        for i in range(4)}
     np.savez(out_path, **{f"{call}/{key}": value.numpy()
                           for call, outputs in calls.items()
                           for key, value in outputs.items()})
@@ -131,7 +176,7 @@ def fresh_runs(hm, exported, x, tmp_path_factory):
     folder = tmp_path_factory.mktemp("fresh")
     ref = hm.generator.sample(20, tf.constant([3, 4]))
     np.savez(folder / "inputs.npz", x=x.numpy(), z1=ref["z"][0].numpy(),
-             z2=ref["z"][1].numpy())
+             z2=ref["z"][1].numpy(), mask=_mask(x.shape).numpy())
     (folder / "script.py").write_text(_FRESH_PROCESS)
     procs = [subprocess.Popen(
         [sys.executable, str(folder / "script.py"), exported["generator"],
@@ -201,6 +246,54 @@ def test_fresh_process_unseeded_draws_differ(fresh_runs):
                                   a["encode/z1_probs"])
 
 
+def test_fresh_process_draws_report_their_seeds(fresh_runs):
+    # Item 5: every fresh draw returns the seed it used, and that seed
+    # replays it; a given seed comes back as it was sent.
+    out = fresh_runs[0]
+    assert out["fresh_a/seed"].shape == (2,) and out["fresh_a/seed"].dtype == np.int32
+    np.testing.assert_array_equal(out["replay/x"], out["fresh_a/x"])
+    np.testing.assert_array_equal(out["replay/z2"], out["fresh_a/z2"])
+    for call in ("sample", "log_likelihood", "encode", "inpaint"):
+        assert out[f"{call}/seed"].tolist() == [3, 4], call
+    assert not np.array_equal(out["fresh_a/seed"], fresh_runs[1]["fresh_a/seed"])
+
+
+def test_fresh_process_default_encoder_takes_rows(fresh_runs):
+    # Item 5: the recognizer's serving_default takes rows only (x), returns
+    # the deterministic means and one seed per row, and each row's draw is
+    # `encode` of that row alone with that row's seed, bit for bit.
+    out = fresh_runs[0]
+    np.testing.assert_array_equal(out["rows/z1_probs"], out["encode/z1_probs"])
+    np.testing.assert_array_equal(out["rows/z2_probs"], out["encode/z2_probs"])
+    assert out["rows/seed"].shape == (30, 2) and out["rows/z1"].shape == (30, 5)
+    assert len({tuple(s) for s in out["rows/seed"]}) == 30  # a seed per row
+    for i in range(4):
+        np.testing.assert_array_equal(out[f"replay_rows/z1_{i}"][0], out["rows/z1"][i])
+
+
+def test_fresh_process_inpaint_matches_in_process(hm, fresh_runs, x):
+    # Item 1 (served part): the inpaint signature, run by TensorFlow alone,
+    # gives tfhm.inpainting's completions and log p(x_obs) for the same seed;
+    # so the served distribution is the one tests/test_inpainting.py checks
+    # against exact enumeration.
+    mask, seed = _mask(x.shape), tf.constant([3, 4])
+    ref = tfhm.inpainting.inpaint(hm.generator, hm.recognizer, x, mask, 3, 5, seed)
+    log_p = tfhm.inpainting.log_likelihood_observed(
+        hm.generator, hm.recognizer, x, mask, 5, seed)
+    for out in fresh_runs:
+        np.testing.assert_array_equal(out["inpaint/x"], ref.numpy())
+        # Same ops and inputs; float32 sums may be regrouped by the graph
+        # optimizer: agreement to ~1e-6 of a few tens of nats.
+        np.testing.assert_allclose(out["inpaint/log_likelihood_observed"],
+                                   log_p.numpy(), rtol=1e-5, atol=1e-5)
+    completions = fresh_runs[0]["inpaint/x"]  # [3, 30, 64]
+    observed = mask.numpy().astype(bool)
+    assert (completions[:, observed] == np.broadcast_to(
+        x.numpy(), completions.shape)[:, observed]).all()
+    np.testing.assert_array_equal(completions[:, 3], np.broadcast_to(x[3], (3, 64)))
+    assert fresh_runs[0]["inpaint/log_likelihood_observed"][2] == 0.0  # nothing observed
+
+
 def test_seed_default_can_be_left_out(served):
     # The saved default seed ([]) is used when a caller leaves `seed` out.
     out = served["generator"].sample(tf.constant(3))
@@ -241,16 +334,21 @@ def test_saved_model_cli_show_all(exported):
 
 CLI_RUNS = [
     ("generator", "serving_default", "num_samples=4;seed=[1,2]",
-     {"x": (4, DATA_DIM), "z2": (4, 3)}),
+     {"x": (4, DATA_DIM), "z2": (4, 3), "seed": (2,)}),
     ("generator", "sample", "num_samples=2;seed=[]", {"x_probs": (2, DATA_DIM)}),
     ("generator", "decode", "z1=[[0,1,0,1,1]];z2=[[1,0,1]]",
      {"x_probs": (1, DATA_DIM), "z1_probs": (1, 5)}),
     ("generator", "log_likelihood",
      f"x={[[0] * DATA_DIM, [1] * DATA_DIM]};num_samples=5;seed=[]",
      {"log_likelihood": (2,)}),
-    ("recognizer", "serving_default", f"x={[[1] * DATA_DIM]};seed=[7,7]",
-     {"z1_probs": (1, 5), "z2": (1, 3)}),
-    ("recognizer", "encode", f"x={[[0] * DATA_DIM]};seed=[]", {"z1": (1, 5)}),
+    ("generator", "inpaint",
+     f"x={[[1] * DATA_DIM] * 2};mask={[[1, 0] * (DATA_DIM // 2)] * 2};"
+     "num_samples=3;num_proposals=4;seed=[]",
+     {"x": (3, 2, DATA_DIM), "log_likelihood_observed": (2,), "seed": (2,)}),
+    ("recognizer", "serving_default", f"x={[[1] * DATA_DIM] * 3}",
+     {"z1_probs": (3, 5), "z2": (3, 3), "seed": (3, 2)}),
+    ("recognizer", "encode", f"x={[[0] * DATA_DIM]};seed=[7,7]",
+     {"z1": (1, 5), "seed": (2,)}),
     ("recognizer", "encode_unseeded", f"x={[[0] * DATA_DIM]}", {"z2_probs": (1, 3)}),
 ]
 
@@ -265,7 +363,7 @@ def test_saved_model_cli_run_every_signature(exported, tmp_path):
     # A bad request fails in the session too, with the graph's message.
     commands.append([SAVED_MODEL_CLI, "run", "--dir", exported["generator"],
                      "--tag_set", "serve", "--signature_def", "serving_default",
-                     "--input_exprs", "num_samples=10001;seed=[]"])
+                     "--input_exprs", f"num_samples={MAX_NUM_SAMPLES + 1};seed=[]"])
     results = _run_all(commands)
     for (model, key, _, shapes), result in zip(CLI_RUNS, results):
         assert result.returncode == 0, (model, key, result.stderr[-3000:])
@@ -275,7 +373,7 @@ def test_saved_model_cli_run_every_signature(exported, tmp_path):
     bad = results[-1]
     assert bad.returncode != 0
     assert "InvalidArgument" in bad.stderr
-    assert "at most max_num_samples = 10000" in bad.stderr
+    assert f"at most max_num_samples = {MAX_NUM_SAMPLES}" in bad.stderr
 
 
 # ------------------------------------------ acceptance 3: bad requests
@@ -297,13 +395,13 @@ BAD_REQUESTS = [
      dict(num_samples=tf.constant(-5), seed=tf.constant([1, 2])),
      r"at least 1.*\[-5\]"),
     ("generator", "serving_default",
-     dict(num_samples=tf.constant(10_001), seed=tf.constant([1, 2])),
-     r"`num_samples` must be at most max_num_samples = 10000 \(the limit "
-     r"fixed at export\). Received:\] \[10001\]"),
+     dict(num_samples=tf.constant(MAX_NUM_SAMPLES + 1), seed=tf.constant([1, 2])),
+     r"`num_samples` must be at most max_num_samples = 7680 \(the limit "
+     r"fixed at export\). Received:\] \[7681\]"),
     # 2**31 - 1 samples would need terabytes: refused before allocating.
     ("generator", "serving_default",
      dict(num_samples=tf.constant(2**31 - 1), seed=tf.constant([1, 2])),
-     r"at most max_num_samples = 10000.*\[2147483647\]"),
+     r"at most max_num_samples = 7680.*\[2147483647\]"),
     ("generator", "serving_default",
      dict(num_samples=tf.constant(3), seed=tf.constant([1, 2, 3])),
      r"`seed` must be an int32 vector of shape \[2\] .*or \[\] .*Received: "
@@ -323,33 +421,90 @@ BAD_REQUESTS = [
           seed=tf.constant([1, 2])),
      r"`x` must have shape \[batch, 64\]. Received: x of shape\] \[2 63\]"),
     ("generator", "log_likelihood",
-     dict(x=X_ONES, num_samples=tf.constant(5001), seed=tf.constant([1, 2])),
-     r"`num_samples` \* batch size must be at most max_num_samples = 10000.*"
-     r"\[10002\]"),
+     dict(x=X_ONES, num_samples=tf.constant(3841), seed=tf.constant([1, 2])),
+     r"`num_samples` \* batch size must be at most max_num_samples = 7680.*"
+     r"\[7682\]"),
     ("generator", "log_likelihood",
      dict(x=X_ONES, num_samples=tf.constant(0), seed=tf.constant([1, 2])),
      r"at least 1"),
     ("generator", "log_likelihood",
      dict(x=X_ONES, num_samples=tf.constant(3), seed=tf.constant([1, 2, 3, 4])),
      r"`seed` must be .*\[4\]"),
-    ("recognizer", "serving_default",
+    ("recognizer", "encode",
      dict(x=tf.ones([3, 10]), seed=tf.constant([1, 2])),
      r"`x` must have shape \[batch, 64\]. Received: x of shape\] \[3 10\]"),
-    ("recognizer", "serving_default",
+    ("recognizer", "encode",
      dict(x=tf.ones([3, DATA_DIM]) * 2.0, seed=tf.constant([1, 2])),
      r"`x` must contain only the values 0 and 1. Received\] \[192\] .*\[is\] \[2\]"),
-    ("recognizer", "serving_default",
+    ("recognizer", "encode",
      dict(x=tf.concat([tf.ones([1, DATA_DIM]),
                        tf.fill([1, DATA_DIM], float("nan"))], 0),
           seed=tf.constant([1, 2])),
      r"only the values 0 and 1. Received\] \[64\] .*\[\[1 0\]\] \[is\] \[nan\]"),
-    ("recognizer", "serving_default",
+    ("recognizer", "encode",
      dict(x=X_ONES, seed=tf.constant([1, 2, 3])),
      r"`seed` must be .*\[3\]"),
     ("recognizer", "encode_unseeded", dict(x=tf.ones([1, 65])),
      r"`x` must have shape \[batch, 64\]"),
     ("recognizer", "encode_unseeded", dict(x=tf.fill([1, DATA_DIM], -1.0)),
      r"only the values 0 and 1.*\[is\] \[-1\]"),
+    # The default (rows-only) encoder checks its rows the same way.
+    ("recognizer", "serving_default", dict(x=tf.ones([3, 10])),
+     r"`x` must have shape \[batch, 64\]. Received: x of shape\] \[3 10\]"),
+    ("recognizer", "serving_default", dict(x=tf.fill([2, DATA_DIM], 0.5)),
+     r"only the values 0 and 1. Received\] \[128\] .*\[is\] \[0.5\]"),
+    # Row caps (item 5): one row over the default limit, refused first.
+    ("generator", "decode",
+     dict(z1=tf.ones([MAX_ROWS + 1, 5]), z2=tf.ones([MAX_ROWS + 1, 3])),
+     r"`z1` must have at most max_rows = 8160 rows \(the limit fixed at "
+     r"export\). Received: z1 with\] \[8161\] \[rows\]"),
+    ("recognizer", "encode",
+     dict(x=tf.ones([MAX_ROWS + 1, DATA_DIM]), seed=tf.constant([1, 2])),
+     r"`x` must have at most max_rows = 8160 rows.*\[8161\]"),
+    ("recognizer", "serving_default", dict(x=tf.ones([MAX_ROWS + 1, DATA_DIM])),
+     r"`x` must have at most max_rows = 8160 rows.*\[8161\]"),
+    ("generator", "inpaint",
+     dict(x=tf.ones([MAX_ROWS + 1, DATA_DIM]), mask=tf.ones([MAX_ROWS + 1, DATA_DIM]),
+          num_samples=tf.constant(1), num_proposals=tf.constant(1),
+          seed=tf.constant([1, 2])),
+     r"`x` must have at most max_rows = 8160 rows.*\[8161\]"),
+    # inpaint's request checks (item 1): shapes, 0/1 values, counts, seed.
+    ("generator", "inpaint",
+     dict(x=X_ONES, mask=tf.ones([2, DATA_DIM - 1]), num_samples=tf.constant(2),
+          num_proposals=tf.constant(2), seed=tf.constant([1, 2])),
+     r"`mask` must have shape \[batch, 64\]. Received: mask of shape\] \[2 63\]"),
+    ("generator", "inpaint",
+     dict(x=X_ONES, mask=tf.ones([3, DATA_DIM]), num_samples=tf.constant(2),
+          num_proposals=tf.constant(2), seed=tf.constant([1, 2])),
+     r"`mask` must have the shape of `x`.*\[3\] \[rows and x with\] \[2\]"),
+    ("generator", "inpaint",
+     dict(x=X_ONES, mask=tf.fill([2, DATA_DIM], 0.5), num_samples=tf.constant(2),
+          num_proposals=tf.constant(2), seed=tf.constant([1, 2])),
+     r"`mask` must contain only the values 0 and 1. Received\] \[128\]"),
+    ("generator", "inpaint",
+     dict(x=X_ONES * 3.0, mask=tf.ones([2, DATA_DIM]), num_samples=tf.constant(2),
+          num_proposals=tf.constant(2), seed=tf.constant([1, 2])),
+     r"`x` must contain only the values 0 and 1.*\[is\] \[3\]"),
+    ("generator", "inpaint",
+     dict(x=tf.ones([2, 10]), mask=tf.ones([2, 10]), num_samples=tf.constant(2),
+          num_proposals=tf.constant(2), seed=tf.constant([1, 2])),
+     r"`x` must have shape \[batch, 64\]"),
+    ("generator", "inpaint",
+     dict(x=X_ONES, mask=tf.ones([2, DATA_DIM]), num_samples=tf.constant(3841),
+          num_proposals=tf.constant(2), seed=tf.constant([1, 2])),
+     r"`num_samples` \* batch size must be at most max_num_samples = 7680.*\[7682\]"),
+    ("generator", "inpaint",
+     dict(x=X_ONES, mask=tf.ones([2, DATA_DIM]), num_samples=tf.constant(2),
+          num_proposals=tf.constant(0), seed=tf.constant([1, 2])),
+     r"`num_proposals` must be at least 1. Received: num_proposals =\] \[0\]"),
+    ("generator", "inpaint",
+     dict(x=X_ONES, mask=tf.ones([2, DATA_DIM]), num_samples=tf.constant(2),
+          num_proposals=tf.constant(3841), seed=tf.constant([1, 2])),
+     r"`num_proposals` \* batch size must be at most max_num_samples = 7680"),
+    ("generator", "inpaint",
+     dict(x=X_ONES, mask=tf.ones([2, DATA_DIM]), num_samples=tf.constant(2),
+          num_proposals=tf.constant(2), seed=tf.constant([1, 2, 3])),
+     r"`seed` must be .*\[3\]"),
 ]
 
 
@@ -367,20 +522,50 @@ def test_bad_request_fails_and_server_keeps_answering(hm, served, model, key,
             out["x"].numpy(),
             hm.generator.sample(4, tf.constant([8, 9]))["x"].numpy())
     else:
-        out = served["recognizer"].signatures["serving_default"](
+        out = served["recognizer"].signatures["encode"](
             x=X_ONES, seed=tf.constant([8, 9]))
         np.testing.assert_allclose(out["z1_probs"].numpy(),
                                    hm.recognizer(X_ONES)[0].numpy(), rtol=1e-6)
 
 
-def test_max_num_samples_is_fixed_at_export(hm, tmp_path, served):
-    paths = export.export_model(hm, tmp_path, max_num_samples=50)
+def test_default_limits_fit_the_grpc_budget():
+    # Item 5: the defaults are sized from a 4 MiB response (numbers above).
+    assert export.RESPONSE_BUDGET_BYTES == 4 * 1024 * 1024
+    assert export.default_limits(DATA_DIM, LATENT_DIMS) == {
+        "max_num_samples": MAX_NUM_SAMPLES, "max_rows": MAX_ROWS}
+    # The SBN 200-200-200 on MNIST of the issue: 8,672 bytes a sample, so
+    # 481 samples (87 MB at the old 10,000); 666 rows (inpaint's x and mask).
+    assert export.default_limits(784, (200, 200, 200)) == {
+        "max_num_samples": 481, "max_rows": 666}
+
+
+def test_limits_are_fixed_at_export(hm, tmp_path, served):
+    paths = export.export_model(hm, tmp_path, max_num_samples=50, max_rows=3)
     generator = tf.saved_model.load(paths["generator"])
+    recognizer = tf.saved_model.load(paths["recognizer"])
     sample = generator.signatures["serving_default"]
     assert sample(num_samples=tf.constant(50), seed=_no_seed())["x"].shape == (50, 64)
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match=r"at most max_num_samples = 50 .*\[51\]"):
         sample(num_samples=tf.constant(51), seed=_no_seed())
+    # Each row cap: 3 rows pass, 4 are refused (item 5).
+    calls = {
+        "decode": lambda n: generator.signatures["decode"](
+            z1=tf.ones([n, 5]), z2=tf.ones([n, 3])),
+        "encode": lambda n: recognizer.signatures["encode"](
+            x=tf.ones([n, DATA_DIM]), seed=_no_seed()),
+        "serving_default": lambda n: recognizer.signatures["serving_default"](
+            x=tf.ones([n, DATA_DIM])),
+        "inpaint": lambda n: generator.signatures["inpaint"](
+            x=tf.ones([n, DATA_DIM]), mask=tf.ones([n, DATA_DIM]),
+            num_samples=tf.constant(2), num_proposals=tf.constant(2),
+            seed=_no_seed()),
+    }
+    for name, call in calls.items():
+        assert all(v.shape[0] in (3, 2) for v in call(3).values()), name
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"at most max_rows = 3 rows.*\[4\] \[rows\]"):
+            call(4)
 
 
 # ------------------------------------ acceptance 4: atomic, no overwrite
@@ -454,7 +639,11 @@ def test_existing_version_is_kept_unless_overwrite(hm, tmp_path):
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
     # overwrite=True replaces the version with the new weights.
     other = tfhm.HelmholtzMachine(DATA_DIM, LATENT_DIMS, hidden_units=(8,), seed=5)
-    second = export.export_model(other, tmp_path, version=2, overwrite=True)
+    # Item 7: replacing the newest version warns (a server keeps the old
+    # weights); a new version number is how to replace a served model.
+    with pytest.warns(UserWarning, match=r"Overwriting .*2, the newest version "
+                                         r"of 'generator'.*e\.g\. 3"):
+        second = export.export_model(other, tmp_path, version=2, overwrite=True)
     assert second == first
     x = tf.ones([1, DATA_DIM])
     encode = tf.saved_model.load(second["recognizer"]).signatures["encode"]

@@ -70,18 +70,29 @@ from tfhm import _lazy
 
 __all__ = [
     "DEFAULT_MAX_NUM_SAMPLES",
+    "DEFAULT_MAX_ROWS",
+    "RESPONSE_BUDGET_BYTES",
     "GeneratorModule",
     "RecognizerModule",
+    "default_limits",
     "export_cli",
     "export_model",
 ]
 
-# Largest `num_samples` a served request may ask for unless the export says
-# otherwise: 10,000 samples of 784 pixels are 31 MB of float32.
-DEFAULT_MAX_NUM_SAMPLES = 10_000
+# The largest message the limits of an export are sized for: 4 MiB, the
+# default `grpc.max_receive_message_length` of gRPC clients (a `sample`
+# response of 10,000 MNIST samples is 87 MB: tensorflow/serving#1382).
+RESPONSE_BUDGET_BYTES = 4 * 1024 * 1024
+
+# None: `export_model` sizes the limit from RESPONSE_BUDGET_BYTES and the
+# model (`tfhm.export.default_limits`; 481 samples and 666 rows for an SBN
+# 784-200-200-200). Pass a number to fix it instead.
+DEFAULT_MAX_NUM_SAMPLES = None
+DEFAULT_MAX_ROWS = None
 
 _LAZY = {"GeneratorModule": "tfhm.export.modules",
          "RecognizerModule": "tfhm.export.modules",
+         "default_limits": "tfhm.export.limits",
          "export_model": "tfhm.export.writer"}
 
 

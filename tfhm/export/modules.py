@@ -1,4 +1,10 @@
-"""The two `tf.Module`s saved for TF Serving: `GeneratorModule`, `RecognizerModule`."""
+"""The two `tf.Module`s saved for TF Serving: `GeneratorModule`, `RecognizerModule`.
+
+Which signatures TF Serving can batch (`--enable_batching` concatenates
+requests along dimension 0 and splits every output the same way) is listed
+in `BATCHABLE`; `tests/test_serving_batching.py` checks it on the loaded
+SavedModels.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,38 @@ from typing import Any
 
 import tensorflow as tf
 
-from tfhm.export import DEFAULT_MAX_NUM_SAMPLES
 from tfhm.export.graphs import (
     _decode,
     _encode,
+    _encode_rows,
+    _inpaint,
     _log_likelihood,
     _num_samples_spec,
     _sample,
     _seed_spec,
     _x_spec,
 )
+from tfhm.export.limits import default_limits
 
-__all__ = ["GeneratorModule", "RecognizerModule"]
+__all__ = ["BATCHABLE", "GeneratorModule", "RecognizerModule"]
+
+# Signature -> True when every input and every output has the batch as its
+# first dimension (rows in, rows out), so that TF Serving's server-side
+# batching and the row format (`instances`) can serve it. The others take a
+# scalar count or a [2] seed, or return num_samples rows.
+BATCHABLE = {
+    "generator": {"serving_default": False, "sample": False, "decode": True,
+                  "log_likelihood": False, "inpaint": False},
+    "recognizer": {"serving_default": True, "encode_unseeded": True,
+                   "encode": False},
+}
+
+
+def _limits(model, max_num_samples, max_rows):
+    """The export's limits: the given ones, or sized from the response budget."""
+    sized = default_limits(model.generator.data_dim, model.generator.latent_dims)
+    return (sized["max_num_samples"] if max_num_samples is None else int(max_num_samples),
+            sized["max_rows"] if max_rows is None else int(max_rows))
 
 
 # The modules track the networks' variables only, not the Keras objects: the
@@ -41,15 +67,20 @@ def _tf_variables(*networks):
 
 
 class GeneratorModule(tf.Module):
-    """The generator's SavedModel: `sample`, `decode`, `log_likelihood`.
+    """The generator's SavedModel: `sample`, `decode`, `log_likelihood`, `inpaint`.
 
     Holds the generator's weights and, for the importance-sampled
-    `log_likelihood`, the recognizer's (q(z | x) is its proposal).
+    `log_likelihood` and `inpaint`, the recognizer's (q(z | x) is their
+    proposal).
 
     Args:
       model: a `tfhm.HelmholtzMachine`.
-      max_num_samples: the largest `num_samples` (for `log_likelihood`, the
-        largest `num_samples * batch size`) a request may ask for.
+      max_num_samples: the largest `num_samples` of `sample` (for
+        `log_likelihood` and `inpaint`, the largest count times the batch
+        size) a request may ask for; None sizes it from
+        `tfhm.export.RESPONSE_BUDGET_BYTES` (`tfhm.export.default_limits`).
+      max_rows: the largest batch of `decode` and `inpaint`; None sizes it
+        from the budget.
 
     #### Examples
 
@@ -64,22 +95,29 @@ class GeneratorModule(tf.Module):
     ```
     """
 
-    def __init__(self, model: Any, max_num_samples: int = DEFAULT_MAX_NUM_SAMPLES):
+    def __init__(self, model: Any, max_num_samples: int | None = None,
+                 max_rows: int | None = None):
         super().__init__(name="generator")
         generator, recognizer = model.generator, model.recognizer
-        max_num_samples = int(max_num_samples)
+        self.max_num_samples, self.max_rows = _limits(model, max_num_samples, max_rows)
+        limit, rows = self.max_num_samples, self.max_rows
         self.weights = _tf_variables(generator, recognizer)
         no_seed = tf.constant([], tf.int32)  # saved as the signature default
 
         def sample(num_samples, seed=no_seed):
-            return _sample(generator, num_samples, seed, max_num_samples)
+            return _sample(generator, num_samples, seed, limit)
 
         def log_likelihood(x, num_samples, seed=no_seed):
             return _log_likelihood(generator, recognizer, x, num_samples,
-                                   seed, max_num_samples)
+                                   seed, limit)
 
         def decode(*latents):  # one input per layer: z1 .. zL
-            return _decode(generator, list(latents))
+            return _decode(generator, list(latents), rows)
+
+        def inpaint(x, mask, num_samples, num_proposals, seed=no_seed):
+            return _inpaint(generator, recognizer, dict(
+                x=x, mask=mask, num_samples=num_samples,
+                num_proposals=num_proposals, seed=seed), limit, rows)
 
         self.sample = tf.function(
             sample, input_signature=[_num_samples_spec(), _seed_spec()])
@@ -89,18 +127,30 @@ class GeneratorModule(tf.Module):
         self.decode = tf.function(decode, input_signature=[
             tf.TensorSpec([None, None], tf.float32, name=f"z{l + 1}")
             for l in range(len(generator.latent_dims))])
+        self.inpaint = tf.function(inpaint, input_signature=[
+            _x_spec(), tf.TensorSpec([None, None], tf.float32, name="mask"),
+            _num_samples_spec(),
+            tf.TensorSpec([], tf.int32, name="num_proposals"), _seed_spec()])
 
     def signatures(self) -> dict[str, Any]:
         """The signature dict for `tf.saved_model.save`."""
         return {"serving_default": self.sample, "sample": self.sample,
-                "decode": self.decode, "log_likelihood": self.log_likelihood}
+                "decode": self.decode, "log_likelihood": self.log_likelihood,
+                "inpaint": self.inpaint}
 
 
 class RecognizerModule(tf.Module):
-    """The recognizer's SavedModel: `encode` and `encode_unseeded`.
+    """The recognizer's SavedModel: `encode_unseeded` (default) and `encode`.
+
+    `serving_default` is `encode_unseeded`, the batchable encoder: `x` is its
+    only input, so a plain TF Serving request (`{"instances": [[...]]}`)
+    works, and every output, the per-row seed included, has the batch as its
+    first dimension. `encode` takes a `[2]` seed for a reproducible draw.
 
     Args:
       model: a `tfhm.HelmholtzMachine`.
+      max_rows: the largest batch of `encode` and `encode_unseeded`; None
+        sizes it from `tfhm.export.RESPONSE_BUDGET_BYTES`.
 
     #### Examples
 
@@ -112,20 +162,23 @@ class RecognizerModule(tf.Module):
     x = tf.ones([2, 16])
     module = tfhm.export.RecognizerModule(hm)
     module.encode(x, tf.constant([1, 2]))["z1_probs"]  # [batch, latent_dims[0]]
+    module.encode_unseeded(x)["seed"]                  # [batch, 2]: each row's seed
     ```
     """
 
-    def __init__(self, model: Any):
+    def __init__(self, model: Any, max_rows: int | None = None):
         super().__init__(name="recognizer")
         recognizer = model.recognizer
+        self.max_rows = _limits(model, None, max_rows)[1]
+        rows = self.max_rows
         self.weights = _tf_variables(recognizer)
         no_seed = tf.constant([], tf.int32)  # saved as the signature default
 
         def encode(x, seed=no_seed):
-            return _encode(recognizer, x, seed)
+            return _encode(recognizer, x, seed, rows)
 
         def encode_unseeded(x):
-            return _encode(recognizer, x, no_seed)
+            return _encode_rows(recognizer, x, rows)
 
         self.encode = tf.function(
             encode, input_signature=[_x_spec(), _seed_spec()])
@@ -134,6 +187,5 @@ class RecognizerModule(tf.Module):
 
     def signatures(self) -> dict[str, Any]:
         """The signature dict for `tf.saved_model.save`."""
-        return {"serving_default": self.encode, "encode": self.encode,
+        return {"serving_default": self.encode_unseeded, "encode": self.encode,
                 "encode_unseeded": self.encode_unseeded}
-

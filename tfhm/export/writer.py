@@ -2,6 +2,9 @@
 
 Each version folder appears atomically (saved into a hidden temporary folder,
 then renamed), so a server polling the base folder never sees half a model.
+Before the rename each SavedModel loses the attributes that old servers do
+not know (`compat.strip_debug_names`) and gains its warm-up records
+(`warmup.write_warmup`).
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ import os
 import pathlib
 import shutil
 import tempfile
+import warnings
 from typing import Any
 
 import tensorflow as tf
 
 from tfhm import _checks
-from tfhm.export import DEFAULT_MAX_NUM_SAMPLES
+from tfhm.export import DEFAULT_MAX_NUM_SAMPLES, DEFAULT_MAX_ROWS, compat, warmup
 from tfhm.export.modules import GeneratorModule, RecognizerModule
 from tfhm.model import HelmholtzMachine
 from tfhm.run_dir import RunDir
@@ -80,7 +84,7 @@ def _publish(staged: pathlib.Path, target: pathlib.Path, overwrite: bool) -> Non
 
 
 def _save_and_publish(modules: dict[str, tf.Module], targets: dict[str, pathlib.Path],
-                      version: int, overwrite: bool) -> None:
+                      version: int, overwrite: bool, model: HelmholtzMachine) -> None:
     """Saves each module into a hidden folder beside its target, then renames."""
     staged = {}
     try:
@@ -90,6 +94,9 @@ def _save_and_publish(modules: dict[str, tf.Module], targets: dict[str, pathlib.
                 dir=targets[name].parent, prefix=f".tmp-{version}-"))
             tf.saved_model.save(module, str(staged[name]),
                                 signatures=module.signatures())
+            compat.strip_debug_names(staged[name])
+            warmup.write_warmup(staged[name], name, model.generator.data_dim,
+                                model.generator.latent_dims)
             # mkdtemp makes the folder private (0700): a server running as
             # another user could not read the published version.
             os.chmod(staged[name], 0o755)
@@ -101,8 +108,30 @@ def _save_and_publish(modules: dict[str, tf.Module], targets: dict[str, pathlib.
                 shutil.rmtree(folder, ignore_errors=True)
 
 
+def _newest_version(folder: pathlib.Path) -> int | None:
+    """The largest numeric version folder in `folder` (what TF Serving serves)."""
+    versions = [int(p.name) for p in folder.iterdir()
+                if p.is_dir() and p.name.isdigit()] if folder.is_dir() else []
+    return max(versions, default=None)
+
+
+def _warn_overwrite(targets: dict[str, pathlib.Path], version: int) -> None:
+    """Warns when `--overwrite` replaces the version a server would be serving."""
+    for name, target in targets.items():
+        if target.exists() and _newest_version(target.parent) == version:
+            warnings.warn(
+                f"Overwriting {target}, the newest version of {name!r}: a TF "
+                "Serving that already serves it keeps the old weights in "
+                "memory (it loads only versions it does not have) and may "
+                "answer 404 between the two renames. Export a new version "
+                f"number (e.g. {version + 1}) to replace a served model.",
+                UserWarning, stacklevel=3)
+            return
+
+
 def export_model(source: Any, base_dir: str | os.PathLike, version: int = 1, *,
-                 max_num_samples: int = DEFAULT_MAX_NUM_SAMPLES,
+                 max_num_samples: int | None = DEFAULT_MAX_NUM_SAMPLES,
+                 max_rows: int | None = DEFAULT_MAX_ROWS,
                  overwrite: bool = False) -> dict[str, str]:
     """Writes the generator and recognizer SavedModels for TF Serving.
 
@@ -120,30 +149,51 @@ def export_model(source: Any, base_dir: str | os.PathLike, version: int = 1, *,
       version: the version folder, a non-negative integer (TF Serving serves
         the largest one by default).
       max_num_samples: the most samples one request may ask for (`sample`'s
-        `num_samples`, `log_likelihood`'s `num_samples * batch size`); fixed
-        in the graph.
+        `num_samples`; `log_likelihood`'s `num_samples * batch size`;
+        `inpaint`'s `num_samples * batch size` and `num_proposals * batch
+        size`); fixed in the graph. None (the default): as many `sample`
+        samples as fit a 4 MiB gRPC response, `RESPONSE_BUDGET_BYTES`
+        (`tfhm.export.default_limits`).
+      max_rows: the largest batch of `decode`, `encode`, `encode_unseeded`
+        and `inpaint`; fixed in the graph. None (the default): as many rows
+        as fit the same budget.
       overwrite: replace an existing version folder instead of raising.
 
     Returns:
       `{"generator": path, "recognizer": path}`, the version folders (str).
 
+    Warns:
+      UserWarning: `overwrite` replaces the newest version (a server keeps
+        serving the old weights: export a new version instead); or this
+        TensorFlow is newer than the one the graphs' ops were checked with
+        (`tfhm.export.compat.CHECKED_WITH_TF`).
+
     Raises:
       FileExistsError: a version folder exists and `overwrite` is False;
         nothing is written then.
       FileNotFoundError: a run folder without a saved model.
-      TypeError, ValueError: a bad `source`, `version` or `max_num_samples`.
+      TypeError, ValueError: a bad `source`, `version`, `max_num_samples` or
+        `max_rows`.
     """
     model = _load_source(source)
     version = _count("version", version, 0)
-    max_num_samples = _count("max_num_samples", max_num_samples, 1)
+    if max_num_samples is not None:
+        max_num_samples = _count("max_num_samples", max_num_samples, 1)
+    if max_rows is not None:
+        max_rows = _count("max_rows", max_rows, 1)
     base_dir = pathlib.Path(base_dir)
-    modules = {"generator": GeneratorModule(model, max_num_samples),
-               "recognizer": RecognizerModule(model)}
+    modules = {"generator": GeneratorModule(model, max_num_samples, max_rows),
+               "recognizer": RecognizerModule(model, max_rows)}
     targets = {name: base_dir / name / str(version) for name in modules}
     for target in targets.values():
         if target.exists() and not overwrite:
             raise FileExistsError(
                 f"{target} already exists; pass overwrite=True (--overwrite) "
                 "to replace it, or export a new version.")
-    _save_and_publish(modules, targets, version, overwrite)
+    if overwrite:
+        _warn_overwrite(targets, version)
+    message = compat.newer_tf_warning(tf.__version__)
+    if message:
+        warnings.warn(message, UserWarning, stacklevel=2)
+    _save_and_publish(modules, targets, version, overwrite, model)
     return {name: str(target) for name, target in targets.items()}
