@@ -1,8 +1,10 @@
-"""The `tfhm` command line: train, evaluate, sample, export.
+"""The `tfhm` command line: train, evaluate, sample, inpaint, export.
 
   tfhm train [--data digits|bars|mnist:PATH|npy:PATH] [--latent-dims 16,8] ...
   tfhm evaluate RUN [--data ...] [--num-samples K] [--seed S]
   tfhm sample RUN -n 64 --out grid.png [--seed S] [--overwrite]
+  tfhm inpaint RUN --mask bottom --out grid.png [--data ...] [-n N] [--num-samples S]
+               [--num-proposals K] [--seed S]
   tfhm export RUN --out DIR [--version V]
 
 `RUN` is a run folder written by `tfhm train` (`tfhm.run_dir.RunDir` names
@@ -137,4 +139,4 @@ def _handler(command: str):
         return cmd_train
     from tfhm.cli import _commands
     return {"evaluate": _commands.cmd_evaluate, "sample": _commands.cmd_sample,
-            "export": _commands.cmd_export}[command]
+            "inpaint": _commands.cmd_inpaint, "export": _commands.cmd_export}[command]
