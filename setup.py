@@ -43,7 +43,12 @@ setup(
             "nbformat",
             "ipykernel",
             "ruff",  # CI lints tfhm/ with ruff.toml
+            "tensorflow-serving-api",  # as `serve`: the warm-up record tests
         ],
+        # PredictionLog/PredictRequest protos and the gRPC client of TF
+        # Serving: export/README.md's gRPC example, and the tests that parse
+        # the warm-up records (the exporter writes them without it).
+        "serve": ["tensorflow-serving-api"],
         "bench": ["torch==2.13.0", "pyro-ppl==1.9.2"],  # benchmarks/vs_pyro.py
     },
     entry_points={"console_scripts": ["tfhm=tfhm.cli:main"]},
