@@ -20,6 +20,8 @@ import tensorflow as tf
 
 from tfhm import export
 
+import tfhm
+
 import reliability_support as support
 
 pytestmark = pytest.mark.reliability
@@ -34,7 +36,7 @@ MEMORY_BOUND_MB = 300
 @pytest.fixture(scope="module")
 def paths(hm, tmp_path_factory):
     return export.export_model(hm, tmp_path_factory.mktemp("served"),
-                               max_num_samples=1000)
+                               max_num_samples=1000, max_rows=1000)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,29 @@ def _bad_requests():
               np.full([2, 5], np.nan, np.float32)]:
         out.append(("generator", "decode", dict(z1=z, z2=np.ones([2, 3], np.float32))))
     out.append(("generator", "decode", dict(z1=np.ones([2, 5], np.float32))))
+    # inpaint (issue 15 item 1): a mask of the wrong shape or dtype, values
+    # other than 0 and 1 in mask or x, bad counts and seeds.
+    mask = np.ones([2, DATA_DIM], np.float32)
+
+    def inpaint(**changes):
+        request = dict(x=ones, mask=mask, num_samples=np.int32(2),
+                       num_proposals=np.int32(3), seed=seed)
+        return ("generator", "inpaint", {**request, **changes})
+
+    for m in [np.ones([2, DATA_DIM - 1], np.float32), np.ones([3, DATA_DIM], np.float32),
+              np.ones([DATA_DIM], np.float32), np.ones([1, 2, DATA_DIM], np.float32),
+              mask.astype(np.int32), mask.astype(bool), mask.astype(np.float64),
+              np.full([2, DATA_DIM], 0.5, np.float32), np.full([2, DATA_DIM], np.nan, np.float32),
+              2 * mask, -mask]:
+        out.append(inpaint(mask=m))
+    for x in [2 * ones, np.full([2, DATA_DIM], 0.5, np.float32), np.ones([2, 3], np.float32)]:
+        out.append(inpaint(x=x))
+    for n in [0, -1, 501, 2**31 - 1]:  # 501 * 2 rows > max_num_samples = 1000
+        out.append(inpaint(num_samples=np.int32(n)))
+        out.append(inpaint(num_proposals=np.int32(n)))
+    out.append(inpaint(seed=np.array([1, 2, 3], np.int32)))
+    out.append(inpaint(x=np.ones([1001, DATA_DIM], np.float32),
+                       mask=np.ones([1001, DATA_DIM], np.float32)))  # over max_rows
     out.append(("generator", "sample", dict(num_samples=np.int32(3), seed=seed, extra=seed)))
     return out
 
@@ -90,6 +115,12 @@ def _good(served, hm):
     enc = served["recognizer"].signatures["encode"](x=x, seed=tf.constant([8, 9]))
     np.testing.assert_allclose(enc["z1_probs"].numpy(), hm.recognizer(x)[0].numpy(),
                                rtol=1e-6)
+    mask = tf.constant(np.arange(DATA_DIM) % 2, tf.float32) * tf.ones([3, 1])
+    out = served["generator"].signatures["inpaint"](
+        x=x, mask=mask, num_samples=tf.constant(2), num_proposals=tf.constant(4),
+        seed=tf.constant([8, 9]))
+    np.testing.assert_array_equal(out["x"].numpy(), tfhm.inpainting.inpaint(
+        hm.generator, hm.recognizer, x, mask, 2, 4, tf.constant([8, 9])).numpy())
 
 
 def _call(served, model, key, inputs):
@@ -135,6 +166,71 @@ def test_concurrent_good_and_bad_requests(served, hm):
     abusive = sum(j is not None for j in jobs)
     support.record("serving", concurrent_requests=count, survived=abusive,
                    abusive_requests=abusive)
+
+
+class _Session:
+    """A SavedModel signature run as TF Serving runs it: a TF1 session.
+
+    Feeds go to the C API as they are (no conversion to the placeholder's
+    dtype, which `Session.run` would do), so a request of the wrong dtype
+    meets the same check as in TF Serving ("Expects arg[0] to be float but
+    int32 is provided", INVALID_ARGUMENT).
+    """
+
+    def __init__(self, path, key):
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            self.session = tf.compat.v1.Session(graph=self.graph)
+            meta = tf.compat.v1.saved_model.loader.load(self.session, ["serve"], path)
+        signature = meta.signature_def[key]
+        self.feeds = {k: self.graph.get_tensor_by_name(v.name)
+                      for k, v in signature.inputs.items()}
+        self.names = sorted(signature.outputs)
+        self.fetches = [self.graph.get_tensor_by_name(signature.outputs[k].name)
+                        for k in self.names]
+
+    def __call__(self, **inputs):
+        feed = {self.feeds[k]._as_tf_output(): np.asarray(v) for k, v in inputs.items()}
+        fetch = [t._as_tf_output() for t in self.fetches]
+        values = self.session._call_tf_sessionrun(None, feed, fetch, [], None)
+        return dict(zip(self.names, values))
+
+
+def test_inpaint_bad_requests_are_invalid_argument_in_a_session(paths, hm):
+    # Acceptance 4: bad inputs to the served inpaint (a mask of the wrong
+    # shape or dtype, a non-binary mask or x) get INVALID_ARGUMENT from the
+    # session TF Serving runs, and the same session then answers correctly.
+    inpaint = _Session(paths["generator"], "inpaint")
+    x = (np.arange(2 * DATA_DIM).reshape(2, DATA_DIM) % 3 == 0).astype(np.float32)
+    mask = (np.arange(DATA_DIM) < DATA_DIM // 2).astype(np.float32) * np.ones([2, 1], np.float32)
+    good = dict(x=x, mask=mask, num_samples=np.int32(3), num_proposals=np.int32(5),
+                seed=np.array([4, 2], np.int32))
+    bad = [
+        (dict(mask=mask.astype(np.int32)), r"Expects arg\[\d\] to be float but int32"),
+        (dict(mask=mask.astype(bool)), r"Expects arg\[\d\] to be float but bool"),
+        (dict(mask=mask.astype(np.float64)), r"Expects arg\[\d\] to be float but double"),
+        (dict(mask=mask[:, :10]), r"`mask` must have shape \[batch, 64\]. Received: mask "
+                                  r"of shape\] \[2 10\]"),
+        (dict(mask=np.ones([3, DATA_DIM], np.float32)), r"`mask` must have the shape of `x`"),
+        (dict(mask=mask * 0.5), r"`mask` must contain only the values 0 and 1. Received\] "
+                                r"\[64\]"),
+        (dict(mask=mask * np.nan), r"`mask` must contain only the values 0 and 1.*\[nan\]"),
+        (dict(x=x * 3), r"`x` must contain only the values 0 and 1.*\[is\] \[3\]"),
+        (dict(x=x.astype(np.int32)), r"Expects arg\[\d\] to be float but int32"),
+        (dict(num_samples=np.int32(0)), r"`num_samples` must be at least 1"),
+        (dict(num_proposals=np.int32(600)), r"`num_proposals` \* batch size must be at "
+                                            r"most max_num_samples = 1000"),
+        (dict(seed=np.array([1], np.int32)), r"`seed` must be an int32 vector"),
+    ]
+    for changes, message in bad:
+        with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+            inpaint(**{**good, **changes})
+        support.record("serving", abusive_requests=1, survived=1)
+    out = inpaint(**good)
+    ref = tfhm.inpainting.inpaint(hm.generator, hm.recognizer, tf.constant(x),
+                                  tf.constant(mask), 3, 5, tf.constant([4, 2]))
+    np.testing.assert_array_equal(out["x"], ref.numpy())
+    assert out["seed"].tolist() == [4, 2]
 
 
 _SERVER = textwrap.dedent("""
