@@ -33,7 +33,7 @@ import tensorflow as tf
 
 import tfhm
 from tfhm import export
-from tfhm.export import compat, modules, warmup, writer
+from tfhm.export import compat, limits, modules, warmup, writer
 
 DATA_DIM, LATENT_DIMS = 12, (4, 3)
 OPS_FIXTURE = (pathlib.Path(__file__).parent / "fixtures"
@@ -303,3 +303,47 @@ def test_warmup_records_replay_in_a_tensorflow_only_process(paths, tmp_path):
     assert report["generator/8/decode"] == {"x_probs": [1, d], "z1_probs": [1, 4]}
     assert report["recognizer/0/serving_default"]["seed"] == [1, 2]
     assert report["recognizer/3/encode"]["seed"] == [2]
+
+
+# ------------------------------------------------------- response budget
+def _response_bytes(outputs, as_field):
+    """Bytes of a PredictResponse with `outputs` ({name: array}).
+
+    `as_field` fills `float_val`/`int_val` as TF Serving does by default
+    (packed repeated fields); otherwise `tensor_content`.
+    """
+    predict_pb2 = pytest.importorskip("tensorflow_serving.apis.predict_pb2")
+    response = predict_pb2.PredictResponse()
+    response.model_spec.name, response.model_spec.signature_name = "generator", "sample"
+    for name, value in outputs.items():
+        proto = response.outputs[name]
+        proto.CopyFrom(tf.make_tensor_proto(value))
+        if as_field:
+            proto.ClearField("tensor_content")
+            field = proto.float_val if value.dtype == np.float32 else proto.int_val
+            field.extend(value.ravel().tolist())
+    return response.ByteSize()
+
+
+@pytest.mark.parametrize("as_field", [True, False])
+def test_default_limits_fit_a_4_mib_response(as_field):
+    # Item 5, on the issue's MNIST model (784 pixels, SBN 200-200-200): the
+    # default limits' largest responses fit gRPC's 4 MiB, one more sample or
+    # row of the largest message does not fit 4 MiB less the framing margin.
+    dims, d = (200, 200, 200), 784
+    sized = export.default_limits(d, dims)
+    n, rows = sized["max_num_samples"], sized["max_rows"]
+    sample = {"x": np.ones([n, d], np.float32), "x_probs": np.ones([n, d], np.float32),
+              "seed": np.ones([2], np.int32),
+              **{f"z{l + 1}": np.ones([n, k], np.float32) for l, k in enumerate(dims)}}
+    encode = {"seed": np.ones([rows, 2], np.int32),
+              **{f"z{l + 1}{s}": np.ones([rows, k], np.float32)
+                 for l, k in enumerate(dims) for s in ("", "_probs")}}
+    decode = {"x_probs": np.ones([rows, d], np.float32),
+              **{f"z{l + 1}_probs": np.ones([rows, k], np.float32)
+                 for l, k in enumerate(dims[:-1])}}
+    budget = export.RESPONSE_BUDGET_BYTES
+    for outputs in (sample, encode, decode):
+        assert _response_bytes(outputs, as_field) <= budget
+    per_sample = limits.message_bytes(d, dims)["sample"]
+    assert (n + 1) * per_sample > budget - limits.FRAMING_BYTES
