@@ -70,8 +70,9 @@ def main():
     parser.add_argument("--data", default=_common.DEFAULT_DATA,
                         help="binarized MNIST .npz (default: %(default)s)")
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--num-proposals", default="100,1000",
-                        help="comma-separated K values (default: %(default)s)")
+    parser.add_argument("--num-proposals", default="50,250",
+                        help="comma-separated K values, draws per row and PMC round "
+                        "(default: %(default)s)")
     parser.add_argument("--num-samples", type=int, default=8, help="completions drawn")
     parser.add_argument("--show", type=int, default=10, help="digits in the picture")
     parser.add_argument("--seed", type=int, default=0)
