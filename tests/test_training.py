@@ -296,6 +296,62 @@ def test_mixed_precision_keeps_log_densities_float32(policy):
         assert float(hm.wake_optimizer.dynamic_scale.numpy()) >= 1.0
 
 
+def _digits_run(policy, seed):
+    """The same digits model and steps under `policy`: exact held-out log p(x)."""
+    x_train, x_valid = tfhm.datasets.load_digits()
+    keras.config.set_dtype_policy(policy)
+    try:
+        hm = tfhm.HelmholtzMachine(64, (10,), hidden_units=(32,), seed=seed)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    hm.compile(wake_optimizer=keras.optimizers.Adam(3e-3),
+               sleep_optimizer=keras.optimizers.Adam(3e-3),
+               algorithm="reweighted_wake_sleep", num_samples=5)
+    hm.fit(x_train, batch_size=100, epochs=100, verbose=0)  # 1,500 steps
+    return hm, float(hm.exact_log_likelihood(x_valid).numpy().mean())
+
+
+@pytest.mark.slow
+def test_mixed_bfloat16_training_reaches_float32s_log_likelihood():
+    # Issue 14, acceptance 1. The two runs start from the same weights and
+    # draw the same seeds, but bfloat16's 8-bit mantissa sends them along
+    # different paths, so the difference is that of two training runs: with
+    # this recipe float32 runs of seeds 0, 1, 2 ended at -19.09, -18.91 and
+    # -18.95 nats (a spread of 0.18) and bfloat16 runs of the same seeds
+    # 0.03, 0.10 and 0.07 nat away from them (measured 2026-11-28). 0.3 nat
+    # is the issue's margin, above that spread; a bfloat16 step that lost
+    # precision in the log-densities (e.g. bfloat16 log-weights: about 2
+    # significant digits of a number near -20) costs more than that.
+    _, float32_ll = _digits_run("float32", seed=0)
+    hm, bfloat16_ll = _digits_run("mixed_bfloat16", seed=0)
+    assert hm.generator.conditionals[0].hidden_layers[0].compute_dtype == "bfloat16"
+    assert bfloat16_ll == pytest.approx(float32_ll, abs=0.3)
+    assert float32_ll > -19.6  # both learned: the untrained model is near -44
+
+
+@pytest.mark.parametrize("algorithm", ["reweighted_wake_sleep", "vimco", "nvil"])
+def test_log_weights_and_losses_are_float32_under_mixed_bfloat16(algorithm):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        hm = _small_hm(data_dim=16)
+        hm.compile(algorithm=algorithm, num_samples=1 if algorithm == "nvil" else 3)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    x, seed = tf.constant(X_BARS[:8, :16]), tf.constant([3, 4])
+    log_w, log_p, log_q, _ = tfhm.objectives.log_importance_weights(
+        hm.generator, hm.recognizer, x, 3, seed)
+    assert {log_w.dtype, log_p.dtype, log_q.dtype} == {tf.float32}
+    estimate = hm.estimator(hm.generator, hm.recognizer, x, hm.num_samples, seed,
+                            reduce=tf.reduce_mean)
+    assert estimate.generator_loss.dtype == estimate.recognizer_loss.dtype == tf.float32
+    assert all(value.dtype == tf.float32 for value in estimate.logs.values())
+    g, r, logs = estimator_step.compute_gradients(
+        hm.estimator, hm.generator, hm.recognizer, x, seed, hm.num_samples)
+    assert all(value.dtype == tf.float32 for value in logs.values())
+    # The variables (and so the optimizer's slots) stay float32.
+    assert {v.dtype for v in hm.generator.trainable_variables} == {"float32"}
+
+
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
 def test_trainer_scales_losses_with_its_optimizers(policy, monkeypatch):
     # Issue 10: loss scaling in one place. The step hands the optimizers'

@@ -97,7 +97,9 @@ class NVILState(keras.layers.Layer):
         hidden = inputs
         for layer in self.hidden:
             hidden = layer(hidden)
-        return tf.squeeze(self.out(hidden), axis=-1)
+        # float32 like every log-density (the layers may compute in
+        # bfloat16/float16 under a mixed dtype policy).
+        return tf.squeeze(tf.cast(self.out(hidden), tf.float32), axis=-1)
 
 
 @register
