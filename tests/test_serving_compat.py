@@ -226,18 +226,21 @@ def _records(path):
 
 
 def test_warmup_records_cover_every_signature(paths, loaded):
-    # Item 2: one record per signature (a second with seed [] where there is
-    # a seed), at most TF Serving's 1,000, small, and the same bytes as the
-    # exporter's fixed requests: deterministic.
+    # Item 2: one record per signature (the generator's: a second with seed
+    # [] where there is a seed), at most TF Serving's 1,000, small, and the
+    # same bytes as the exporter's fixed requests: deterministic. The
+    # recognizer's pass a batching server: all inputs share dimension 0.
     for name, path in paths.items():
         records = _records(path)
         expected = [warmup.predict_log(name, signature, inputs) for signature, inputs
                     in warmup.requests(name, DATA_DIM, LATENT_DIMS)]
         assert records == expected
-        assert len(records) == {"generator": 9, "recognizer": 4}[name] <= 1000
+        assert len(records) == {"generator": 9, "recognizer": 3}[name] <= 1000
         assert sum(map(len, records)) < 4096
         signatures = {s for s, _ in warmup.requests(name, DATA_DIM, LATENT_DIMS)}
         assert signatures == set(loaded[name].signatures)
+    for _, inputs in warmup.requests("recognizer", DATA_DIM, LATENT_DIMS):
+        assert len({value.shape[0] for value in inputs.values()}) == 1
 
 
 def test_warmup_records_are_prediction_logs(paths):
@@ -295,14 +298,15 @@ def test_warmup_records_replay_in_a_tensorflow_only_process(paths, tmp_path):
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert len(report) == 13  # 9 generator records, 4 recognizer records
+    assert len(report) == 12  # 9 generator records, 3 recognizer records
     d = DATA_DIM
     assert report["generator/0/serving_default"]["x"] == [1, d]
     assert report["generator/3/inpaint"] == {
         "x": [1, 1, d], "log_likelihood_observed": [1], "seed": [2]}
     assert report["generator/8/decode"] == {"x_probs": [1, d], "z1_probs": [1, 4]}
     assert report["recognizer/0/serving_default"]["seed"] == [1, 2]
-    assert report["recognizer/3/encode"]["seed"] == [2]
+    assert report["recognizer/2/encode"]["seed"] == [2]
+    assert report["recognizer/2/encode"]["z1"] == [2, 4]
 
 
 # ------------------------------------------------------- response budget

@@ -5,9 +5,16 @@ the graph's initialization, unless the SavedModel carries warm-up records,
 a TFRecord file of `tensorflow.serving.PredictionLog` protos (at most 1,000)
 that the server replays before it marks the version available ("SavedModel
 Warmup" in TF Serving's guide). The exporter writes one small record per
-signature, and a second with a fresh seed (`seed = []`) where the signature
-takes a seed, so both branches of the seed's `cond` are initialized: 9
-records for the generator, 4 for the recognizer, each of one row.
+signature, and for the generator a second with a fresh seed (`seed = []`)
+where the signature takes a seed, so both branches of the seed's `cond` are
+initialized: 9 records for the generator, 3 for the recognizer.
+
+The recognizer may be served with `--enable_batching` (export/README.md),
+whose batcher refuses a request whose inputs differ in dimension 0, and
+warm-up runs inside the load (a bad warm-up file fails it,
+tensorflow/serving#1562). So its records all pass the batcher:
+one row for the rows-only signatures, and `encode` with 2 rows beside its
+`[2]` seed (a `[]` seed beside rows would be refused there).
 
 The records are written without `tensorflow-serving-api`: the few fields
 used are encoded here by hand in protobuf's wire format, byte for byte what
@@ -99,16 +106,16 @@ def requests(model_name: str, data_dim: int,
       latent_dims: `d_1 .. d_L`.
 
     Returns:
-      One request per signature (one row, `num_samples` 1, seed [0, 1]) and
-      a second with `seed = []` where the signature has a seed.
+      One request per signature (one row, `num_samples` 1, seed [0, 1];
+      `encode` 2 rows, so that every input has 2 in dimension 0) and, for
+      the generator, a second with `seed = []` where the signature has one.
     """
     x = np.zeros([1, data_dim], np.float32)
     mask = (np.arange(data_dim) < data_dim // 2).astype(np.float32)[np.newaxis]
     one = np.int32(1)
     if model_name == "recognizer":
         return [("serving_default", {"x": x}), ("encode_unseeded", {"x": x}),
-                ("encode", {"x": x, "seed": _SEED}),
-                ("encode", {"x": x, "seed": _FRESH})]
+                ("encode", {"x": np.zeros([2, data_dim], np.float32), "seed": _SEED})]
     out = []
     for seed in (_SEED, _FRESH):
         out += [("serving_default", {"num_samples": one, "seed": seed}),
