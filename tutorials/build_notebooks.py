@@ -923,9 +923,10 @@ assert result.returncode == 0, result.stderr[-2000:]"""),
 
 With a seed, `serving_default` (sampling) returns exactly the draws of
 `hm.sample` with that seed; `decode` maps latents back to pixel probabilities;
-`encode` (the recognizer's default) returns the posterior means `phi(x)` of
-eq. 4 and one posterior sample, which `decode` turns back into an image; with
-the empty seed `[]`, every call draws afresh."""),
+the recognizer's `encode` returns the posterior means `phi(x)` of eq. 4 and one
+posterior sample, which `decode` turns back into an image; with the empty seed
+`[]`, every call draws afresh (and returns the seed it drew). The recognizer's
+default signature takes rows only and draws a fresh seed per row."""),
     ("code", """\
 seed = tf.constant([1, 2])
 served = generator.signatures["serving_default"](num_samples=tf.constant(40), seed=seed)
@@ -938,7 +939,7 @@ decoded = generator.signatures["decode"](**{z: served[z] for z in layers})
 np.testing.assert_allclose(decoded["x_probs"], served["x_probs"], atol=1e-5)
 
 x = tf.constant(x_test[:10])
-encoded = recognizer.signatures["serving_default"](x=x, seed=tf.constant([3, 4]))
+encoded = recognizer.signatures["encode"](x=x, seed=tf.constant([3, 4]))
 np.testing.assert_allclose(encoded["z1_probs"], hm.recognizer(x)[0], atol=1e-5)
 reconstructed = generator.signatures["decode"](**{z: encoded[z] for z in layers})["x_probs"]
 
@@ -998,7 +999,14 @@ completions = hm.inpaint(shown, mask[:8], num_samples=samples, num_proposals=K, 
 assert (completions[:, mask[:8]] == np.broadcast_to(shown, completions.shape)[:, mask[:8]]).all()
 rows = np.concatenate([shown[None], np.where(mask[:8], shown, 0.5)[None], completions])  # [2 + S, 8, 64]
 show_grid(rows.transpose(1, 0, 2).reshape(-1, 64), 8, ncols=2 + samples,
-          title="data | top half | completions")"""),
+          title="data | top half | completions")
+
+# The exported generator's `inpaint` signature: with a seed, hm.inpaint's draws.
+served_inpaint = generator.signatures["inpaint"](
+    x=tf.constant(shown), mask=tf.constant(mask[:8], tf.float32), num_samples=tf.constant(samples),
+    num_proposals=tf.constant(K), seed=tf.constant([7, 8]))
+np.testing.assert_array_equal(served_inpaint["x"], hm.inpaint(shown, mask[:8], num_samples=samples,
+                                                              num_proposals=K, seed=tf.constant([7, 8])))"""),
     ("markdown", """\
 Each row of the picture is one test digit: the digit itself, the top half the
 model was given (the hidden half grey), then six completions drawn from
@@ -1018,7 +1026,7 @@ models_config = '''model_config_list {
 '''
 with open(os.path.join(base_dir, "models.config"), "w") as f:
     f.write(models_config)
-print(f"docker run -p 8501:8501 -v {base_dir}:/models tensorflow/serving \\\\\\n"
+print(f"docker run -p 8501:8501 -v {base_dir}:/models tensorflow/serving:2.21.0 \\\\\\n"
       f"    --model_config_file=/models/models.config")"""),
     ("markdown", """\
 The REST API takes a JSON body per request at
@@ -1037,8 +1045,8 @@ requests = {
         {"signature_name": "log_likelihood", "inputs": {"x": x_rows, "num_samples": 100, "seed": [5, 6]}},
     ],
     "recognizer": [
-        {"signature_name": "serving_default", "inputs": {"x": x_rows, "seed": [3, 4]}},
-        {"signature_name": "encode_unseeded", "instances": x_rows},
+        {"signature_name": "encode", "inputs": {"x": x_rows, "seed": [3, 4]}},
+        {"instances": x_rows},                              # serving_default: rows only
     ],
 }
 for name, bodies in requests.items():
@@ -1077,7 +1085,7 @@ for name, bodies in requests.items():
         if key == "outputs":
             print(f"{name}:{body['signature_name']:16s} -> outputs {{{', '.join(f'{k}: {np.shape(v)}' for k, v in sorted(outputs.items()))}}}")
         else:
-            print(f"{name}:{body['signature_name']:16s} -> predictions: {len(outputs)} rows of {sorted(outputs[0])}")
+            print(f"{name}:{body.get('signature_name', 'serving_default'):16s} -> predictions: {len(outputs)} rows of {sorted(outputs[0])}")
 
 reply = answer(generator, requests["generator"][0])["outputs"]
 np.testing.assert_array_equal(reply["x"], hm.sample(4, seed=tf.constant([1, 2]))["x"])
@@ -1087,8 +1095,9 @@ np.testing.assert_allclose([row["z1_probs"] for row in reply], hm.recognizer(tf.
     ("markdown", """\
 TF Serving answers a columnar request with `{"outputs": {...}}` and a row
 request with `{"predictions": [...]}` (one entry per example). The same seed
-gives the same samples on every server and in `hm.sample`; send `"seed": []`
-for a fresh draw on every call."""),
+gives the same samples on every server and in `hm.sample` that run the same
+TensorFlow version on the same kind of device (TensorFlow's promise for its
+stateless random ops); send `"seed": []` for a fresh draw on every call."""),
 ]
 
 
