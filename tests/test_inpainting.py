@@ -249,6 +249,12 @@ def test_seeds_are_reproducible_and_match_the_graph_function(hm):
         hm.generator, hm.recognizer, tf.constant(x), tf.constant(mask, tf.float32),
         20, seed).numpy(), rtol=1e-6)
     assert ll.shape == (6,) and ll.dtype == np.float32 and (ll < 0).all()
+    # Both from one set of proposals (what the served signature returns).
+    both = tf.function(inpainting.inpaint_and_log_likelihood)(
+        hm.generator, hm.recognizer, tf.constant(x), tf.constant(mask, tf.float32),
+        tf.constant(4), tf.constant(20), seed)
+    np.testing.assert_array_equal(both["x"].numpy(), a)
+    np.testing.assert_allclose(both["log_likelihood_observed"].numpy(), ll, rtol=1e-6)
 
 
 _HALF = np.full((2, D), 0.5, np.float32)

@@ -4,10 +4,9 @@ A mask is 1 (True) where a pixel is observed and 0 where it is missing (the
 Keras sense of a mask). For a generator `p(x, z)` the target is
 
   p(x_mis | x_obs) = sum_z p(z | x_obs) p(x_mis | z_1),
-  p(z | x_obs)     ∝ p(z) p(x_obs | z_1),  p(x_obs | z_1) = prod_(d observed) p(x_d | z_1)
+  p(z | x_obs) propto p(z) p(x_obs | z_1) = p(z) prod_(d observed) p(x_d | z_1)
 
-(the pixels are independent given z_1, so marginalizing the missing ones
-just drops their factors).
+(pixels are independent given z_1: the missing ones just drop out).
 
 Method: sampling importance resampling (SIR; Rubin 1988, Smith & Gelfand
 1992) over the latents, with proposals built from the recognizer, the
@@ -17,14 +16,12 @@ adaptive by a few rounds of population Monte Carlo (PMC; Cappe et al. 2004):
 1. Fill. q(z | x) needs a full x. The missing pixels start at 1/2 and get,
    `FILL_ROUNDS` times, the mean-field reconstruction of the current image:
    recognizer means bottom-up to z_L, generator means top-down to x
-   (observed pixels stay x). The proposal may be any distribution over z
-   with full support (finite logits give every z positive probability), so
-   any fill that depends on x_obs alone keeps the weights exact; this one
-   feeds q an image like those it was trained on: on binarized MNIST with the
-   bottom half missing (SBN 200-200-200, one round, K = 100) it gave log
-   p(x_obs) estimates of -56.8 nats against -213 with the grey fill alone,
-   -187 with a one-layer reconstruction (z_1 means) and -55.3 with the true
-   bottom half as the fill (an oracle).
+   (observed pixels stay x). Any fill made from x_obs alone keeps the
+   weights exact (any proposal with full support will do); this one feeds q
+   an image like those it was trained on. On binarized MNIST, bottom half
+   missing (SBN 200-200-200, one round, K = 100), the log p(x_obs) estimate
+   was -56.8 nats; -213 with the grey fill, -187 with z_1 means only, -55.3
+   with the true bottom half as the fill (an oracle).
 2. Propose z_k ~ q(z | x_fill), k = 1..K, with log-weights
    `log w_k = log p(z_k) + log p(x_obs | z_k1) - log q(z_k | x_fill)`
    (for deep nets `log p(z) = log p(z_L) + ... + log p(z_1 | z_2)`).
@@ -51,9 +48,8 @@ K grows (Burda et al. 2016), as `hm.log_likelihood`'s.
 `conditional_log_likelihood` scores given missing pixels, `log p(x_mis |
 x_obs)`.
 
-Edge cases are exact: a row with nothing missing comes back as x (every pixel
-is copied), a row with nothing observed gets ancestral samples of the
-generator (exact unconditional samples) and `log p(x_obs) = 0`.
+Edge cases are exact: a row with nothing missing comes back as x; a row with
+nothing observed gets ancestral samples and `log p(x_obs) = 0`.
 
 Both functions are graph-safe: x and mask float32 `[batch, data_dim]`, the
 counts Python ints or int32 scalar tensors, seed int32 `[2]`; they check no
@@ -91,8 +87,8 @@ from tfhm import _checks, _seeds, evaluation, objectives
 from tfhm.layers import _independent_bernoulli, bernoulli_log_prob, sample_bernoulli
 
 __all__ = ["COMPONENTS", "FILL_ROUNDS", "ROUNDS", "check_mask",
-           "conditional_log_likelihood",
-           "conditional_log_likelihood_checked", "fill_missing", "inpaint",
+           "conditional_log_likelihood", "conditional_log_likelihood_checked",
+           "fill_missing", "inpaint", "inpaint_and_log_likelihood",
            "inpaint_checked", "inpainting_grid", "log_likelihood_observed",
            "log_likelihood_observed_checked", "observed_log_prob", "region_mask"]
 
@@ -101,10 +97,7 @@ _FIRST_FILL = 0.5
 # Mean-field round trips of the fill; on MNIST (module doc) 1, 2, 3, 5 and
 # 10 rounds gave -61.2, -57.6, -56.8, -57.0 and -57.0 nats at K = 100.
 FILL_ROUNDS = 3
-# Population Monte Carlo rounds and mixture components (module doc). On
-# MNIST (100 images, bottom half missing) the mean log p(x_obs) estimate was
-# -54.5 nats with one round at K = 1000 (8 s), -53.9 with 4 rounds of 250
-# and 25 components (7 s), -51.5 with 5 rounds of 1000 and 50 (36 s).
+# Population Monte Carlo rounds and mixture components (module doc).
 ROUNDS = 4
 COMPONENTS = 25
 
@@ -125,8 +118,7 @@ def fill_missing(generator, recognizer, x: tf.Tensor, mask: tf.Tensor) -> tf.Ten
 
     Returns:
       float32 `[batch, data_dim]` in [0, 1]: x at observed pixels; at missing
-      ones, after `FILL_ROUNDS` mean-field round trips (recognizer means up to
-      z_L, generator means down to x) from 1/2, the last trip's `p(x = 1)`.
+      ones `p(x = 1)` of the last of `FILL_ROUNDS` mean-field round trips.
     """
     observed = tf.cast(mask, tf.bool)
     filled = tf.where(observed, x, _FIRST_FILL)  # [batch, D]
@@ -140,15 +132,9 @@ def fill_missing(generator, recognizer, x: tf.Tensor, mask: tf.Tensor) -> tf.Ten
 
 def observed_log_prob(generator, x: tf.Tensor, mask: tf.Tensor,
                       z1: tf.Tensor) -> tf.Tensor:
-    """`log p(x_obs | z_1)`: the Bernoulli log-density of the pixels `mask` marks.
+    """`log p(x_obs | z_1)` `[..., batch]` nats, the pixels `mask` marks only.
 
-    Args:
-      x: float32 `[batch, data_dim]`.
-      mask: float32 0/1 `[batch, data_dim]`, 1 = counted (observed).
-      z1: float32 `[..., batch, d_1]`.
-
-    Returns:
-      float32 `[..., batch]` nats (0 for a row with no marked pixel).
+    x and mask float32 `[batch, data_dim]`, z1 `[..., batch, d_1]`.
     """
     per_pixel = generator.conditionals[0](z1).distribution.log_prob(x)
     return tf.reduce_sum(tf.cast(mask, tf.float32) * per_pixel, axis=-1)
@@ -186,12 +172,15 @@ def _mixture_draws(generator, recognizer, x, mask, fills, num_proposals, seed):
         log_q += bernoulli_log_prob(dist, latents[-1])
     # log q(z_1k | fills_j) for every pair, by bernoulli_log_prob's identity
     # sum_d z_d l_d - softplus(l_d) as one product: [K, m, batch].
-    pairs = (tf.einsum("kbd,mbd->kmb", latents[0], logits)
+    products = tf.matmul(tf.transpose(latents[0], [1, 0, 2]),  # [batch, K, m]
+                         tf.transpose(logits, [1, 0, 2]), transpose_b=True)
+    pairs = (tf.transpose(products, [1, 2, 0])  # [K, m, batch]
              - tf.reduce_sum(tf.math.softplus(logits), axis=-1))
-    # Component j drew n_j of the K: its weight in q_mix is n_j / K, which
-    # keeps the estimate unbiased for any K (log 0 = -inf for an unused one).
-    share = tf.math.bincount(tf.range(num_proposals) % m, minlength=m,
-                             dtype=tf.float32) / tf.cast(num_proposals, tf.float32)
+    # Component j drew n_j = K // m (+1 for j < K mod m) of the K: its weight
+    # in q_mix is n_j / K, which keeps the estimate unbiased for any K
+    # (log 0 = -inf for an unused component).
+    count = num_proposals // m + tf.cast(tf.range(m) < num_proposals % m, tf.int32)
+    share = tf.cast(count, tf.float32) / tf.cast(num_proposals, tf.float32)
     log_q += tf.reduce_logsumexp(
         pairs + tf.math.log(share)[tf.newaxis, :, tf.newaxis], axis=1)
     log_w = (generator.log_prob_latents(latents)  # [K, batch]
@@ -224,6 +213,11 @@ def _any_observed(mask):
     return tf.reduce_any(tf.cast(mask, tf.bool), axis=-1)  # [batch]
 
 
+def _log_mean_observed(log_w, mask):
+    """`log mean_k w_k` per row `[batch]`; exactly 0 with nothing observed."""
+    return tf.where(_any_observed(mask), evaluation.log_mean_exp(log_w, axis=0), 0.0)
+
+
 def log_likelihood_observed(generator, recognizer, x: tf.Tensor,
                             mask: tf.Tensor, num_proposals,
                             seed: tf.Tensor, rounds: int = ROUNDS) -> tf.Tensor:
@@ -243,8 +237,7 @@ def log_likelihood_observed(generator, recognizer, x: tf.Tensor,
     x, mask = tf.convert_to_tensor(x, tf.float32), tf.cast(mask, tf.float32)
     log_w, _ = _proposals(generator, recognizer, x, mask, num_proposals,
                           _seeds_of(seed)["proposals"], rounds)
-    return tf.where(_any_observed(mask),
-                    evaluation.log_mean_exp(log_w, axis=0), 0.0)
+    return _log_mean_observed(log_w, mask)
 
 
 def conditional_log_likelihood(generator, recognizer, x: tf.Tensor,
@@ -294,6 +287,22 @@ def inpaint(generator, recognizer, x: tf.Tensor, mask: tf.Tensor, num_samples,
       float32 0/1 `[num_samples, batch, data_dim]`, equal to x wherever
       mask is 1; rows with no observed pixel are ancestral samples.
     """
+    return inpaint_and_log_likelihood(generator, recognizer, x, mask, num_samples,
+                                      num_proposals, seed, rounds)["x"]
+
+
+def inpaint_and_log_likelihood(generator, recognizer, x: tf.Tensor,
+                               mask: tf.Tensor, num_samples, num_proposals,
+                               seed: tf.Tensor, rounds: int = ROUNDS) -> dict:
+    """`inpaint` and `log_likelihood_observed` from one set of proposals.
+
+    Args: as `inpaint`.
+
+    Returns:
+      A dict: `x` as `inpaint` returns it and `log_likelihood_observed` as
+      that function does, both exactly as the separate calls with this seed
+      give them, at the cost of one.
+    """
     x, mask = tf.convert_to_tensor(x, tf.float32), tf.cast(mask, tf.float32)
     seeds = _seeds_of(seed)
     log_w, z1 = _proposals(generator, recognizer, x, mask, num_proposals,
@@ -304,7 +313,8 @@ def inpaint(generator, recognizer, x: tf.Tensor, mask: tf.Tensor, num_samples,
     z1 = tf.where(_any_observed(mask)[:, tf.newaxis], z1,
                   tf.reshape(prior_z1, tf.shape(z1)))
     x_new = sample_bernoulli(generator.conditionals[0](z1), seeds["pixels"])
-    return tf.where(tf.cast(mask, tf.bool), x, x_new)  # [S, batch, D]
+    return {"x": tf.where(tf.cast(mask, tf.bool), x, x_new),  # [S, batch, D]
+            "log_likelihood_observed": _log_mean_observed(log_w, mask)}
 
 
 # ------------------------------------------------ checked, in memory blocks
@@ -388,16 +398,13 @@ def region_mask(region: str, num_rows: int, data_dim: int,
                 seed: int = 0) -> np.ndarray:
     """The mask that hides `region` of every image: bool `[num_rows, data_dim]`.
 
-    Images are `plotting.image_shape(data_dim)` (28 x 28 for MNIST, 8 x 8
-    for the digits). True = observed, as `inpaint` takes it.
+    Images are `plotting.image_shape(data_dim)`; True = observed.
 
     Args:
-      region: "top", "bottom" (rows from `height // 2` down), "left",
-        "right" (columns from `width // 2`): that half is hidden; or
-        "random:P", every pixel hidden independently with probability P in
-        [0, 1] (NumPy's `default_rng(seed)`).
-      num_rows: how many rows (images).
-      data_dim: pixels per image.
+      region: "top", "bottom" (rows from `height // 2` on), "left", "right"
+        (columns from `width // 2` on): that half is hidden; or "random:P",
+        each pixel hidden with probability P (`np.random.default_rng(seed)`).
+      num_rows, data_dim: the shape.
       seed: seeds "random:P".
 
     Raises:
