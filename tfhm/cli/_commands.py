@@ -208,7 +208,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     load_tensorflow(args.verbose)
     try:
-        from tfhm.export import DEFAULT_MAX_NUM_SAMPLES, export_model
+        from tfhm.export import DEFAULT_MAX_NUM_SAMPLES, DEFAULT_MAX_ROWS, export_model
     except ImportError as error:
         raise UsageError(
             "tfhm export needs the tfhm.export module, which this installation "
@@ -216,8 +216,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     limit = (DEFAULT_MAX_NUM_SAMPLES if args.max_num_samples is None
              else args.max_num_samples)
     source = _load(args.run)[0] if _is_pretrained(args.run) else RunDir(args.run)
-    paths = export_model(source, args.out, args.version,
-                         max_num_samples=limit, overwrite=args.overwrite)
+    rows = DEFAULT_MAX_ROWS if args.max_rows is None else args.max_rows
+    paths = export_model(source, args.out, args.version, max_num_samples=limit,
+                         max_rows=rows, overwrite=args.overwrite)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

@@ -300,7 +300,11 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                         help="version folder to write (default 1)")
     export.add_argument("--max-num-samples", type=int, default=None,
                         help="largest num_samples a request may ask for "
-                        "(default 10000)")
+                        "(default: as many as fit a 4 MiB gRPC response, see "
+                        "export/README.md)")
+    export.add_argument("--max-rows", type=int, default=None,
+                        help="largest batch of rows of decode, encode and inpaint "
+                        "(default: as many as fit a 4 MiB gRPC response)")
     export.add_argument("--overwrite", action="store_true",
                         help="replace an existing version folder")
 
