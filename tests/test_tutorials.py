@@ -25,6 +25,7 @@ NAMES = [
     "03_wake_sleep",
     "04_keras_fit_and_tensorboard",
     "05_export_and_serve",
+    "06_choosing_an_estimator",
 ]
 KERNEL = "python3"  # ipykernel's spec; jupyter_client runs it with sys.executable
 CELL_TIMEOUT_S = 300

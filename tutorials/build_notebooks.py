@@ -1107,6 +1107,8 @@ NOTEBOOKS = {
     "03_wake_sleep": NB03,
     "04_keras_fit_and_tensorboard": NB04,
     "05_export_and_serve": NB05,
+    # 06's cells live in tutorials/_nb06.py, made with this file's helpers.
+    "06_choosing_an_estimator": __import__("_nb06").cells(globals()),
 }
 
 
