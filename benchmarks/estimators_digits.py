@@ -98,11 +98,15 @@ def parse_args(argv=None):
     if args.num_samples < 2:
         parser.error("--num-samples is the K of the multi-sample estimators: >= 2. "
                      f"Received: {args.num_samples}")
+    try:
+        args.estimators = estimator_names(args.estimators)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
 def estimator_names(text):
-    """The names of `--estimators`, or a one-line error listing the valid ones."""
+    """The names of `--estimators`; ValueError listing the valid ones if bad."""
     from tfhm import estimators  # pylint: disable=g-import-not-at-top
 
     valid = estimators.names()
@@ -111,8 +115,8 @@ def estimator_names(text):
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in valid]
     if unknown or not names or len(set(names)) != len(names):
-        sys.exit(f"--estimators: expected distinct names among {', '.join(valid)} "
-                 f"or 'all'. Received: {text!r}")
+        raise ValueError(f"--estimators: expected distinct names among "
+                         f"{', '.join(valid)} or 'all'. Received: {text!r}")
     return names
 
 
@@ -315,7 +319,7 @@ def section(args, rows, started, loads, elapsed, tf_version):
 
 def main(argv=None):
     args = parse_args(argv)
-    names = estimator_names(args.estimators)
+    names = args.estimators
     _common.configure_threads(args.threads)
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top

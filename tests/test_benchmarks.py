@@ -201,3 +201,8 @@ def test_estimators_digits_interleaves_and_reports_every_row(tmp_path, capsys):
         assert len(row["curve"]) == 2 and row["ex_s"] > 0
     section = _section(results, "estimators_digits")
     assert "interleaved" in section and "| `vimco` | 4 | K-sample bound |" in section
+    # A bad name is a one-line usage error (exit 2) that lists the valid ones.
+    with pytest.raises(SystemExit) as exit_info:
+        ed.parse_args(["--estimators", "vimco,no_such"])
+    assert exit_info.value.code == 2
+    assert "reinforce_loo" in capsys.readouterr().err
