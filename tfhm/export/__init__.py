@@ -124,7 +124,7 @@ def export_cli(argv: Sequence[str] | None = None) -> int:
     Args:
       argv: the arguments after `export` (default `sys.argv[1:]`): `RUN` (or
         `--run RUN`), `--out`, `--version`, `--max-num-samples`,
-        `--overwrite`.
+        `--max-rows` (where the CLI has it), `--overwrite`.
 
     Returns:
       The exit status of `tfhm export`: 0 on success, 2 when the export was

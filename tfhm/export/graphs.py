@@ -324,10 +324,11 @@ def _check_mask(mask, x, width):
 def _inpaint(generator, recognizer, inputs, max_num_samples, max_rows):
     """Completions of the missing pixels and `log p(x_observed)`.
 
+    `tfhm.inpainting.inpaint_and_log_likelihood`: exactly what
     `tfhm.inpainting.inpaint` and `tfhm.inpainting.log_likelihood_observed`
-    (sampling importance resampling over the latents with the recognizer as
-    proposal; see that module for the method and its bias) with one seed, so
-    both use the same `num_proposals` draws of q.
+    give with the same seed (importance resampling over the latents with
+    the recognizer as proposal; that module states the method and its
+    bias), from one set of `num_proposals` draws.
 
     Args:
       generator, recognizer: the two networks.
@@ -355,8 +356,7 @@ def _inpaint(generator, recognizer, inputs, max_num_samples, max_rows):
     x, mask, num_samples, num_proposals, seed = _after(
         checks, x, mask, num_samples, num_proposals, seed)
     seed = _stateless_seed(seed)
-    completions = inpainting.inpaint(generator, recognizer, x, mask,
-                                     num_samples, num_proposals, seed)
-    log_p = inpainting.log_likelihood_observed(generator, recognizer, x, mask,
-                                               num_proposals, seed)
-    return {"x": completions, "log_likelihood_observed": log_p, "seed": seed}
+    out = inpainting.inpaint_and_log_likelihood(  # one set of K proposals
+        generator, recognizer, x, mask, num_samples, num_proposals, seed)
+    return {"x": out["x"], "log_likelihood_observed": out["log_likelihood_observed"],
+            "seed": seed}
