@@ -119,6 +119,32 @@ def test_throughput_flop_count_by_hand():
     assert tp.flops(rws) == (2 + 2 * 5 + 1 + 2) * one
 
 
+def test_throughput_flop_count_with_hidden_layers_by_hand():
+    tp = _load("throughput")
+    up, down = 784 * 500 + 500 * 200, 200 * 500 + 500 * 784  # q and p, per row
+    # Wake-sleep, K=1, batch 100, 500 hidden units per conditional: q of the
+    # data forward; p forward, dW of both Denses and dh of the second (784
+    # wide); the dream pass; q of the dream forward, dW of both, dh of the
+    # second (200 wide).
+    ws = tp.matmul_shapes((200,), 784, 100, 1, "wake_sleep", "sleep", (500,))
+    by_hand = up + (2 * down + 500 * 784) + down + (2 * up + 500 * 200)
+    assert tp.flops(ws) == 2 * 100 * by_hand
+
+
+def test_throughput_times_dtype_policies_side_by_side(tmp_path):
+    tp = _load("throughput")
+    rows = tp.main(["--synthetic", "--models", "200", "--batch-sizes", "20", "--ks", "2",
+                    "--seconds", "0.02", "--matmul-seconds", "0.01", "--rounds", "2",
+                    "--peak-size", "64", "--xla", "off",
+                    "--dtype-policies", "float32", "mixed_bfloat16",
+                    "--results", str(tmp_path / "RESULTS.md")])
+    assert [(r["algorithm"], r["policy"]) for r in rows] == [
+        ("wake_sleep", "float32"), ("wake_sleep", "mixed_bfloat16"),
+        ("reweighted_wake_sleep", "float32"), ("reweighted_wake_sleep", "mixed_bfloat16")]
+    assert all(r["vs_float32"] > 0 for r in rows if r["policy"] != "float32")
+    assert "| mixed_bfloat16 |" in _section(tmp_path / "RESULTS.md", "throughput")
+
+
 def test_throughput_runs_and_reports_a_fraction(tmp_path):
     tp = _load("throughput")
     results = tmp_path / "RESULTS.md"
