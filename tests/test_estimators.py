@@ -352,6 +352,23 @@ def test_gradient_variance_summarizes_the_estimates():
         estimators.gradient_variance(NETWORKS["one_layer"], X)
 
 
+def test_gradient_variance_traces_once_per_estimator_and_batch_shape():
+    # The Trainer logs the variance every epoch with the model's own
+    # estimator; each call used to trace (and vectorize) a new function.
+    from tfhm.estimators import variance
+
+    gen, rec = NETWORKS["one_layer"]
+    vimco = estimators.get("vimco")()
+    first = estimators.gradient_variance((gen, rec), X, vimco, 3, num_seeds=8, seed=1)
+    again = estimators.gradient_variance((gen, rec), X, vimco, 3, num_seeds=8, seed=1)
+    other = estimators.gradient_variance((gen, rec), X[::-1], vimco, 3, num_seeds=8,
+                                         seed=1)
+    fn = variance._estimates_fn(gen, rec, vimco, 3)
+    assert fn.experimental_get_tracing_count() == 1
+    assert first == again  # the same seeds: the same estimates
+    assert other != first  # x is an argument, not a constant of the first trace
+
+
 # --------------------------------------------------- wake-sleep adapters
 @pytest.mark.parametrize("global_batch,scaled", [(None, False), (12, True)])
 @pytest.mark.parametrize("algorithm,update", [

@@ -20,6 +20,8 @@ draws many estimates at once and summarizes them per network:
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import tensorflow as tf
 
@@ -48,10 +50,25 @@ def _flat(gradients, variables):
                      axis=0)
 
 
-def _estimates_fn(generator, recognizer, x, estimator, num_samples):
-    """A `tf.function` from seeds `[n, 2]` to n flat estimates per network."""
+# The traced estimate functions, per estimator instance, then per networks and
+# K: a Trainer that logs the variance every epoch (always `hm.estimator`)
+# traces once per batch shape, not once per epoch. A function holds its
+# networks, so their ids stay valid as long as the entry lives, and the entry
+# lives as long as the estimator.
+_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    def one(seed):
+
+def _estimates_fn(generator, recognizer, estimator, num_samples):
+    """A `tf.function` `(x, seeds [n, 2])` -> n flat estimates per network."""
+    cache = _FUNCTIONS.setdefault(estimator, {})
+    key = (id(generator), id(recognizer), int(num_samples))
+    if key not in cache:
+        cache[key] = _trace_estimates(generator, recognizer, estimator, num_samples)
+    return cache[key]
+
+
+def _trace_estimates(generator, recognizer, estimator, num_samples):
+    def one(x, seed):
         with tf.GradientTape(persistent=True) as tape:
             estimate = estimator(generator, recognizer, x, num_samples, seed,
                                  update_state=False)
@@ -64,12 +81,12 @@ def _estimates_fn(generator, recognizer, x, estimator, num_samples):
         del tape
         return result
 
-    @tf.function(autograph=False)
-    def estimates(seeds):
+    @tf.function(autograph=False, reduce_retracing=True)
+    def estimates(x, seeds):
         # Stateless draws from per-seed keys have no vectorized kernel:
         # pfor runs those few ops in a loop and vectorizes the rest.
-        return tf.vectorized_map(one, seeds, fallback_to_while_loop=True,
-                                 warn=False)
+        return tf.vectorized_map(lambda seed: one(x, seed), seeds,
+                                 fallback_to_while_loop=True, warn=False)
 
     return estimates
 
@@ -97,9 +114,8 @@ def gradient_estimates(model_or_networks, x, estimator: Estimator,
       order of `trainable_variables`.
     """
     generator, recognizer = _networks(model_or_networks)
-    fn = _estimates_fn(generator, recognizer, tf.convert_to_tensor(x, tf.float32),
-                       estimator, num_samples)
-    gen, rec = fn(_seeds.split(seed, num_seeds))
+    fn = _estimates_fn(generator, recognizer, estimator, num_samples)
+    gen, rec = fn(tf.convert_to_tensor(x, tf.float32), _seeds.split(seed, num_seeds))
     return {"generator": gen.numpy(), "recognizer": rec.numpy()}
 
 
@@ -169,13 +185,13 @@ def gradient_variance(model_or_networks, x, estimator: str | Estimator | None = 
     per_seed = weights + 4 * num_samples * int(x.shape[0]) * (
         generator.data_dim + sum(generator.latent_dims))
     block = max(1, min(num_seeds, _MAX_BLOCK_VALUES // per_seed))
-    fn = _estimates_fn(generator, recognizer, x, estimator, num_samples)
+    fn = _estimates_fn(generator, recognizer, estimator, num_samples)
     seeds = _seeds.split(_seeds.to_stateless(seed, seed_generator=None),
                          -(-num_seeds // block) * block)
     sums, squares = {}, {}
     for start in range(0, num_seeds, block):
         count = min(block, num_seeds - start)
-        block_estimates = fn(seeds[start:start + block])  # same shape: one trace
+        block_estimates = fn(x, seeds[start:start + block])  # same shapes: one trace
         for name, g in zip(("generator", "recognizer"), block_estimates):
             g = g.numpy()[:count].astype(np.float64)
             sums[name] = sums.get(name, 0.0) + g.sum(axis=0)
