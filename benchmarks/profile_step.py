@@ -115,7 +115,8 @@ def main(argv=None):
                      ).astype(np.float32))
 
     def build(jit):
-        hm = tfhm.HelmholtzMachine(784, throughput.MODELS[args.model], seed=0)
+        latent_dims, hidden = throughput.MODELS[args.model]
+        hm = tfhm.HelmholtzMachine(784, latent_dims, hidden_units=hidden, seed=0)
         hm.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
                    algorithm=args.algorithm, num_samples=args.k)
         step = throughput.make_step(hm, jit)
@@ -163,7 +164,7 @@ def main(argv=None):
             result["ablation_ex_s"][name] = statistics.median(values)
             lines.append(f"| {name} | {statistics.median(values):.0f} |")
         rows = args.k * args.batch_size
-        d_1 = throughput.MODELS[args.model][0]
+        d_1 = throughput.MODELS[args.model][0][0]
         shape = throughput.MatMul(rows, d_1, 784, False)
         timers = {jit: throughput.Timer(throughput.matmul_fn(shape, jit), [None])
                   for jit in (False, True)}
