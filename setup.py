@@ -37,6 +37,7 @@ setup(
     extras_require={
         "test": [
             "pytest",
+            "pytest-xdist",  # .ci/run runs the suite on 2 workers
             "scipy",
             "hypothesis",
             "nbclient",
