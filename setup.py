@@ -37,7 +37,7 @@ setup(
     extras_require={
         "test": [
             "pytest",
-            "pytest-xdist",  # .ci/run runs the suite on 2 workers
+            "pytest-xdist",  # optional: python -m pytest -n 2 (README, "Tests")
             "scipy",
             "hypothesis",
             "nbclient",
