@@ -44,11 +44,19 @@ def _assert_same(a, b):
         np.testing.assert_array_equal(u, v)
 
 
+# Without XLA, seeded DisARM fits can differ in their last bits from run to
+# run when the cores are busy (oneDNN's kernels; never seen with
+# TF_ENABLE_ONEDNN_OPTS=0 or with XLA: 2-3 of 6-8 repeats vs 0 of 6, measured
+# 2026-11-28), and a CI run failed on it. Its bitwise checks run under XLA,
+# where fit and the Trainer agree bitwise too; the defect is in the notes.
+_XLA_ONLY = ("disarm",)
+
+
 def _by_fit(name, seed=0):
     hm = _small_hm(seed)
     hm.compile(wake_optimizer=keras.optimizers.Adam(1e-2),
                sleep_optimizer=keras.optimizers.Adam(2e-2), algorithm=name,
-               jit_compile=False)
+               jit_compile=name in _XLA_ONLY)
     history = hm.fit(X, batch_size=50, epochs=1, shuffle=False, verbose=0)
     return hm, history.history
 
@@ -60,7 +68,8 @@ def test_every_estimator_fits_and_the_trainer_matches_fit_bitwise(name):
     # Seeded: the same run again gives the same weights and state.
     _assert_same(_state(by_fit), _state(_by_fit(name)[0]))
     config = TrainConfig(algorithm=name, batch_size=50, epochs=1, lr_wake=1e-2,
-                         lr_sleep=2e-2, shuffle=False, eval_max_examples=0)
+                         lr_sleep=2e-2, shuffle=False, eval_max_examples=0,
+                         jit_compile=name in _XLA_ONLY)
     by_loop = _small_hm()
     Trainer(by_loop, config, verbose=0).fit(X)
     _assert_same(_state(by_fit), _state(by_loop))
