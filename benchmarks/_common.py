@@ -20,12 +20,15 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_DATA = "../shared/data/binarized_mnist.npz"
 DEFAULT_RESULTS = "benchmarks/RESULTS.md"
 DATA_DIM = 784
+# The Keras dtype policies the scripts accept (`--dtype-policy`).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 
 __all__ = [
     "DEFAULT_DATA",
     "DEFAULT_RESULTS",
     "add_common_args",
     "command_line",
+    "configure_dtype_policy",
     "configure_threads",
     "git_commit",
     "load_data",
@@ -42,7 +45,12 @@ def resolve(path):
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def add_common_args(parser):
+def add_common_args(parser, dtype_policy=True):
+    """Adds --data, --synthetic, --threads, --results and --dtype-policy.
+
+    `dtype_policy=False` leaves out `--dtype-policy`, for a script that
+    compares several policies in one run (throughput.py's `--dtype-policies`).
+    """
     parser.add_argument(
         "--data", default=DEFAULT_DATA,
         help="binarized MNIST .npz (x_train, x_valid); relative paths are "
@@ -58,6 +66,23 @@ def add_common_args(parser):
         "--results", default=DEFAULT_RESULTS,
         help="Markdown file whose section this script rewrites; '' to skip "
              "(default: %(default)s)")
+    if dtype_policy:
+        parser.add_argument(
+            "--dtype-policy", default="float32", choices=DTYPE_POLICIES,
+            help="Keras dtype policy of tfhm's models: mixed_bfloat16 computes "
+                 "the layers in bfloat16, while logits, log-densities, "
+                 "importance weights, losses, variables and optimizer slots "
+                 "stay float32 (default: %(default)s)")
+
+
+def configure_dtype_policy(policy):
+    """Makes `policy` the Keras global dtype policy of the models built next."""
+    import keras  # pylint: disable=g-import-not-at-top
+
+    if policy not in DTYPE_POLICIES:
+        raise ValueError(f"dtype policy must be one of {DTYPE_POLICIES}; "
+                         f"received {policy!r}")
+    keras.config.set_dtype_policy(policy)
 
 
 def configure_threads(threads):

@@ -95,7 +95,12 @@ def run_digits(seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--dtype-policy", default="float32",
+                        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                        help="Keras dtype policy of the models (log-densities, "
+                             "losses and variables stay float32)")
     args = parser.parse_args()
+    keras.config.set_dtype_policy(args.dtype_policy)
     for seed in args.seeds:
         for algorithm in ("reweighted_wake_sleep", "wake_sleep"):
             r = run_bars(algorithm, seed)

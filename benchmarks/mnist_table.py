@@ -403,6 +403,7 @@ def main(argv=None):
         _common.write_section(args.results, "mnist_convergence", progress(args))
         return
     _common.configure_threads(args.threads)
+    _common.configure_dtype_policy(args.dtype_policy)
     x_train, x_valid = _common.load_data(args)
     _common.git_commit()  # the commit this run starts on
     for name in args.row_names:
@@ -410,6 +411,14 @@ def main(argv=None):
         folder = _common.resolve(os.path.join(args.run_dir, row.name))
         os.makedirs(folder, exist_ok=True)
         state = _load_state(folder)
+        # A row trains under one dtype policy from start to end (states
+        # written before the option existed were float32).
+        trained_with = state.get("dtype_policy", "float32")
+        if not args.eval_only and state["epochs"] and trained_with != args.dtype_policy:
+            sys.exit(f"[{name}] was trained with --dtype-policy {trained_with}; "
+                     f"received --dtype-policy {args.dtype_policy}. Resume it with "
+                     f"{trained_with}, or train it in a new --run-dir.")
+        state["dtype_policy"] = trained_with if state["epochs"] else args.dtype_policy
         if args.eval_only:
             if state["epochs"] == 0:
                 print(f"[{name}] nothing trained yet; skipped", flush=True)

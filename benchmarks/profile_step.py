@@ -10,7 +10,11 @@ sampling, optimizer updates, the rest.
 With `--ablate-log-prob` it also times, interleaved, the same step with
 tfhm's one-softplus log-density (`tfhm.layers.bernoulli_log_prob`,
 `x * logits - softplus(logits)`) swapped back to TFP's
-`Bernoulli.log_prob`, to measure what the log-density costs. The swap is
+`Bernoulli.log_prob`, to measure what the log-density costs, and swapped for
+a fused form with a hand-written gradient (`fused_log_prob`: one `exp` per
+element, shared by the forward pass and the gradient, instead of an `exp` and
+a `log1p` forward and another `exp` for the sigmoid of the gradient), to
+measure what fusing the log-density with its gradient would gain. The swap is
 local to this process and only for the measurement. It also times the
 step's largest product, `[K * batch, d_1] @ [d_1, 784]`, with and without
 XLA, since under XLA the CPU matmul is XLA's own, not oneDNN's.
@@ -46,6 +50,9 @@ def parse_args(argv=None):
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20, help="profiled steps")
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--dtype-policy", default="float32",
+                        choices=_common.DTYPE_POLICIES,
+                        help="Keras dtype policy of the model (default: %(default)s)")
     parser.add_argument("--ablate-log-prob", action="store_true")
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--results", default=_common.DEFAULT_RESULTS,
@@ -66,6 +73,32 @@ def _category(name):
     if "adam" in name.lower():
         return "Adam updates"
     return f"other ({op})"
+
+
+def fused_log_prob(distribution, value):
+    """`bernoulli_log_prob` with a hand-written gradient sharing one `exp`.
+
+    `softplus(l) = relu(l) + log1p(e)` and `sigmoid(l) = 1 / (1 + e)` for
+    l >= 0, `e / (1 + e)` for l < 0, with `e = exp(-|l|)` computed once. The
+    value (data or samples) gets no gradient. For the ablation only: the
+    library keeps the plain form, whose seeded results are pinned bitwise.
+    """
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    @tf.custom_gradient
+    def log_prob(logits):
+        e = tf.exp(-tf.abs(logits))
+        out = tf.reduce_sum(value * logits - tf.nn.relu(logits) - tf.math.log1p(e),
+                            axis=-1)
+
+        def grad(upstream):
+            sigmoid = tf.where(logits >= 0, 1.0, e) / (1.0 + e)
+            return upstream[..., tf.newaxis] * (value - sigmoid)
+
+        return out, grad
+
+    with tf.name_scope("bernoulli_log_prob"):
+        return log_prob(distribution.distribution.logits)
 
 
 def _xplane_pb2():
@@ -106,6 +139,7 @@ def op_time_by_category(step, x, steps):
 def main(argv=None):
     args = parse_args(argv)
     _common.configure_threads(args.threads)
+    _common.configure_dtype_policy(args.dtype_policy)
     import keras  # pylint: disable=g-import-not-at-top
     import numpy as np  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
@@ -125,7 +159,7 @@ def main(argv=None):
         return step
 
     head = (f"SBN {args.model}, batch {args.batch_size}, {args.algorithm}, "
-            f"K={args.k}; {_common.utc_now()}, commit {_common.git_commit()}, "
+            f"K={args.k}, {args.dtype_policy}; {_common.utc_now()}, commit {_common.git_commit()}, "
             f"{_common.machine_description()}, TensorFlow {tf.__version__}")
     print(head)
     seconds = op_time_by_category(build(False), x, args.steps)
@@ -144,9 +178,12 @@ def main(argv=None):
                  "tfhm one-softplus log_prob, XLA": build(True)}
         ours = tfhm_model.bernoulli_log_prob
         tfhm_model.bernoulli_log_prob = lambda dist, value: dist.log_prob(value)
-        try:  # build() traces the step, so the swap is baked into these two
+        try:  # build() traces the step, so the swap is baked into these
             steps["TFP Bernoulli.log_prob, no XLA"] = build(False)
             steps["TFP Bernoulli.log_prob, XLA"] = build(True)
+            tfhm_model.bernoulli_log_prob = fused_log_prob
+            steps["fused log_prob + gradient (one exp), no XLA"] = build(False)
+            steps["fused log_prob + gradient (one exp), XLA"] = build(True)
         finally:
             tfhm_model.bernoulli_log_prob = ours
         rates = {name: [] for name in steps}

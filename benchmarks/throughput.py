@@ -31,7 +31,7 @@ import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
 # name: (latent_dims, hidden_units per conditional)
 MODELS = {"200": ((200,), ()), "200-200-200": ((200, 200, 200), ()),
           "200-200-200/500h": ((200, 200, 200), (500,))}
-POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
+POLICIES = _common.DTYPE_POLICIES
 
 # One matmul of a step: [m, k] @ [k, n], `transpose_a` for the weight
 # gradient dW = h^T @ dy ([k, m]^T @ [m, n] gives [in, out] with k = rows).
@@ -204,7 +204,7 @@ def compute_dtype(policy):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _common.add_common_args(parser)
+    _common.add_common_args(parser, dtype_policy=False)
     parser.add_argument("--models", default=",".join(MODELS),
                         help=f"comma-separated, from {list(MODELS)}")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])

@@ -36,7 +36,14 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
                         help="5,000 examples per epoch")
+    parser.add_argument("--dtype-policy", default="float32",
+                        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+                        help="Keras dtype policy of the models (log-densities, "
+                             "losses and variables stay float32)")
     args = parser.parse_args()
+    import keras  # pylint: disable=g-import-not-at-top
+
+    keras.config.set_dtype_policy(args.dtype_policy)
     examples = 5000 if args.quick else args.examples
     print(f"{'model':<16}{'algorithm':<24}{'batch':>6}{'XLA':>6}{'examples/s':>12}")
     for latent_dims, name in (((200,), "SBN 200"), ((200, 200, 200), "SBN 200-200-200")):

@@ -9,6 +9,15 @@ prints the examples/s of both, their ratio, and the validation log-likelihood
 each model reaches after the same number of epochs, estimated for both by
 the same per-example importance sampler (`--eval-samples` draws of q).
 
+With `--budget-seconds S` it is a time-to-quality race instead: each library
+trains for S seconds of wall-clock time (still alternating, one epoch or the
+rest of its budget at a time, so that both see the same load of the
+machine; a library stops mid-epoch, after the step that used up its budget),
+and the table reports the epochs each got through, its examples/s over the
+whole budget (tfhm's XLA compilation included) and the validation
+log-likelihood it reached. `--threads 1` gives both libraries one thread
+(equal threads), the default all cores.
+
 Equal settings: the same K particles (`num_particles`), batch size, Adam with
 the same learning rate for both networks, Glorot-uniform weights and zero
 biases at the start, the same recognizer update ("wake": Pyro's default
@@ -26,6 +35,7 @@ with `--skip-pyro` only the tfhm half runs.
 Example:
 
   python benchmarks/vs_pyro.py --epochs 3
+  python benchmarks/vs_pyro.py --budget-seconds 300 --threads 1 --section vs_pyro_budget_1thread
 """
 
 import argparse
@@ -50,6 +60,9 @@ def parse_args(argv=None):
     parser.add_argument("--latent-dims", type=int, nargs="+", default=[200],
                         help="linear SBN layers, next to the data first")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--budget-seconds", type=float, default=None,
+                        help="train each library for this many seconds instead of "
+                             "--epochs epochs (a time-to-quality race)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--num-samples", type=int, default=5, help="K particles")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -90,12 +103,33 @@ class TfhmRunner:
             recognizer_update=args.recognizer_update, jit_compile=True)
         self.epoch = 0
 
-    def train_epoch(self, x):
-        history = self.hm.fit(x, batch_size=self.args.batch_size,
+    def train_epoch(self, x, max_seconds=math.inf):
+        """One epoch, or fewer steps if `max_seconds` run out first.
+
+        Returns:
+          `(train bound, examples trained on)`.
+        """
+        import keras  # pylint: disable=g-import-not-at-top
+
+        batch_size, started = self.args.batch_size, time.perf_counter()
+
+        class Budget(keras.callbacks.Callback):
+            """Stops `fit` after the step that uses up `max_seconds`."""
+
+            examples = 0
+
+            def on_train_batch_end(self, batch, logs=None):
+                Budget.examples = min((batch + 1) * batch_size, len(x))
+                if time.perf_counter() - started >= max_seconds:
+                    self.model.stop_training = True
+
+        history = self.hm.fit(x, batch_size=batch_size,
                               epochs=self.epoch + 1, initial_epoch=self.epoch,
-                              shuffle=True, verbose=0)
+                              shuffle=True, verbose=0,
+                              callbacks=[Budget()] if max_seconds < math.inf else None)
         self.epoch += 1
-        return float(history.history["elbo"][-1])
+        examples = Budget.examples if max_seconds < math.inf else len(x)
+        return float(history.history["elbo"][-1]), examples
 
     def log_likelihood(self, x):
         return np.asarray(self.hm.log_likelihood(
@@ -175,19 +209,27 @@ class PyroRunner:
         self.optimizer = torch.optim.Adam(params, lr=args.learning_rate)
         self.rng = np.random.default_rng(args.seed)
 
-    def train_epoch(self, x):
-        torch = self.torch
+    def train_epoch(self, x, max_seconds=math.inf):
+        """One epoch, or fewer steps if `max_seconds` run out first.
+
+        Returns:
+          `(train bound, examples trained on)`.
+        """
+        torch, started = self.torch, time.perf_counter()
         order = self.rng.permutation(len(x))
         x = torch.from_numpy(x)
-        total = 0.0
+        total, seen = 0.0, 0
         for start in range(0, len(order), self.args.batch_size):
             batch = x[order[start:start + self.args.batch_size]]
             wake_theta_loss, _ = self.rws.loss_and_grads(self.model, self.guide, batch)
             self.optimizer.step()
             self.optimizer.zero_grad()
             total += wake_theta_loss
+            seen += len(batch)
+            if time.perf_counter() - started >= max_seconds:
+                break
         # wake-theta loss: minus the batch-joint IWAE bound, summed over the batch
-        return -total / len(order)
+        return -total / seen, seen
 
     def log_likelihood(self, x, chunk=100):
         """Per-example importance-sampled log p(x), the same estimator as tfhm's."""
@@ -223,6 +265,7 @@ class PyroRunner:
 def main(argv=None):
     args = parse_args(argv)
     _common.configure_threads(args.threads)
+    _common.configure_dtype_policy(args.dtype_policy)  # tfhm's models; Pyro: float32
     x_train, x_valid = _common.load_data(args)
     if args.train_examples:
         x_train = x_train[:args.train_examples]
@@ -235,13 +278,27 @@ def main(argv=None):
         torch.set_num_threads(args.threads or os.cpu_count())
         runners.append(PyroRunner(args))
     rates = {r.name: [] for r in runners}
-    bound = {}
-    for epoch in range(1, args.epochs + 1):
-        for runner in runners:  # alternate: one epoch of each
+    bound, seconds_used, examples_used = {}, {}, {}
+    for runner in runners:
+        seconds_used[runner.name], examples_used[runner.name] = 0.0, 0
+    epoch = 0
+    while True:
+        epoch += 1
+        if args.budget_seconds is None:
+            todo = runners if epoch <= args.epochs else []
+        else:
+            todo = [r for r in runners if seconds_used[r.name] < args.budget_seconds]
+        if not todo:
+            break
+        for runner in todo:  # alternate: one epoch (or the budget's rest) of each
+            left = (math.inf if args.budget_seconds is None
+                    else args.budget_seconds - seconds_used[runner.name])
             start = time.perf_counter()
-            bound[runner.name] = runner.train_epoch(x_train)
+            bound[runner.name], examples = runner.train_epoch(x_train, left)
             seconds = time.perf_counter() - start
-            rates[runner.name].append(len(x_train) / seconds)
+            seconds_used[runner.name] += seconds
+            examples_used[runner.name] += examples
+            rates[runner.name].append(examples / seconds)
             print(f"epoch {epoch} {runner.name:>5}: {seconds:6.1f}s "
                   f"{rates[runner.name][-1]:7.0f} ex/s, train bound "
                   f"{bound[runner.name]:.2f}", flush=True)
@@ -249,19 +306,24 @@ def main(argv=None):
     for runner in runners:
         start = time.perf_counter()
         ll = runner.log_likelihood(x_eval)
-        # Steady state: the first epoch (XLA compilation for tfhm) is left
-        # out of the median for both libraries when there are later ones.
-        steady = rates[runner.name][1:] or rates[runner.name]
+        if args.budget_seconds is None:
+            # Steady state: the first epoch (XLA compilation for tfhm) is left
+            # out of the median for both libraries when there are later ones.
+            steady = rates[runner.name][1:] or rates[runner.name]
+            ex_s = statistics.median(steady)
+        else:  # time to quality: everything the budget paid for
+            ex_s = examples_used[runner.name] / seconds_used[runner.name]
         results[runner.name] = dict(
-            ex_s=statistics.median(steady),
-            ex_s_all=rates[runner.name], ll=float(ll.mean()),
+            ex_s=ex_s, ex_s_all=rates[runner.name], ll=float(ll.mean()),
+            epochs=examples_used[runner.name] / len(x_train),
+            train_s=seconds_used[runner.name],
             stderr=float(ll.std(ddof=1) / math.sqrt(len(ll))) if len(ll) > 1 else 0.0,
             eval_s=time.perf_counter() - start)
         r = results[runner.name]
-        print(f"{runner.name}: median {r['ex_s']:.0f} ex/s; validation "
-              f"log-likelihood {r['ll']:.2f} ± {r['stderr']:.2f} nats "
-              f"({len(x_eval)} images, K={args.eval_samples}) after "
-              f"{args.epochs} epochs", flush=True)
+        print(f"{runner.name}: {r['ex_s']:.0f} ex/s over {r['epochs']:.2f} epochs in "
+              f"{r['train_s']:.0f} s; validation log-likelihood {r['ll']:.2f} ± "
+              f"{r['stderr']:.2f} nats ({len(x_eval)} images, K={args.eval_samples})",
+              flush=True)
     ratio = (results["tfhm"]["ex_s"] / results["pyro"]["ex_s"]
              if "pyro" in results else None)
     if ratio is not None:
@@ -285,13 +347,18 @@ def report(args, results, ratio, commit, date):
         "",
         f"Run on {date}, commit {commit}, {_common.machine_description()}, "
         f"{versions}, "
-        f"{'all cores' if not args.threads else f'{args.threads} threads'}.",
+        f"{'all cores' if not args.threads else f'{args.threads} threads'}, "
+        f"tfhm's dtype policy {args.dtype_policy} (Pyro: float32).",
         f"Command: `{_common.command_line()}`",
         "",
         f"Linear SBN {model}, reweighted wake-sleep K={args.num_samples}, batch "
         f"{args.batch_size}, Adam lr {args.learning_rate} for both networks, "
-        f"recognizer update `{args.recognizer_update}`, {args.epochs} epochs "
-        "alternating one tfhm epoch and one Pyro epoch in one process, "
+        f"recognizer update `{args.recognizer_update}`, "
+        + (f"{args.epochs} epochs alternating one tfhm epoch and one Pyro epoch "
+           if args.budget_seconds is None else
+           f"a budget of {args.budget_seconds:.0f} s of training each, alternating "
+           "one epoch (or the budget's rest) of tfhm and one of Pyro ")
+        + "in one process, "
         f"Pyro validation {'on' if args.pyro_validation else 'off'}. "
         "Validation log-likelihood: per-example importance sampling, "
         f"{args.eval_images} images, K={args.eval_samples}, the same estimator "
@@ -299,15 +366,32 @@ def report(args, results, ratio, commit, date):
         "the whole minibatch, not per example** (tfhm: per example); its "
         "figures below are with that estimator.",
         "",
-        "| library | examples/s (median epoch, first left out) | per-epoch examples/s | "
-        f"val. log-likelihood after {args.epochs} epochs (nats) |",
-        "|---|---|---|---|",
     ]
-    for name, r in results.items():
-        lines.append(
-            f"| {name} | {r['ex_s']:.0f} | "
-            f"{', '.join(f'{v:.0f}' for v in r['ex_s_all'])} | "
-            f"{r['ll']:.2f} ± {r['stderr']:.2f} |")
+    if args.budget_seconds is None:
+        lines += [
+            "| library | examples/s (median epoch, first left out) | per-epoch examples/s | "
+            f"val. log-likelihood after {args.epochs} epochs (nats) |",
+            "|---|---|---|---|",
+        ]
+        for name, r in results.items():
+            lines.append(
+                f"| {name} | {r['ex_s']:.0f} | "
+                f"{', '.join(f'{v:.0f}' for v in r['ex_s_all'])} | "
+                f"{r['ll']:.2f} ± {r['stderr']:.2f} |")
+    else:
+        lines += [
+            "| library | training seconds | epochs | examples/s (whole budget) | "
+            "val. log-likelihood at the end of the budget (nats) |",
+            "|---|---|---|---|---|",
+        ]
+        for name, r in results.items():
+            lines.append(
+                f"| {name} | {r['train_s']:.0f} | {r['epochs']:.2f} | {r['ex_s']:.0f} | "
+                f"{r['ll']:.2f} ± {r['stderr']:.2f} |")
+        if len(results) == 2:
+            gap = results["tfhm"]["ll"] - results["pyro"]["ll"]
+            lines += ["", f"Log-likelihood gap at the equal budget, tfhm − Pyro: "
+                          f"**{gap:+.2f} nats**."]
     lines.append("")
     lines.append(f"examples/s ratio tfhm / Pyro: **{ratio:.2f}**" if ratio
                  else "Pyro skipped (`--skip-pyro`).")
