@@ -55,6 +55,9 @@ def parse_args(argv=None):
                         help="Keras dtype policy of the model (default: %(default)s)")
     parser.add_argument("--ablate-log-prob", action="store_true")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--section", default="profile_step",
+                        help="RESULTS.md section to rewrite, so that profiles of "
+                             "other settings can sit side by side")
     parser.add_argument("--results", default=_common.DEFAULT_RESULTS,
                         help="Markdown file whose `profile_step` section this "
                              "script rewrites; '' to skip (default: %(default)s)")
@@ -93,7 +96,12 @@ def fused_log_prob(distribution, value):
 
         def grad(upstream):
             sigmoid = tf.where(logits >= 0, 1.0, e) / (1.0 + e)
-            return upstream[..., tf.newaxis] * (value - sigmoid)
+            g = upstream[..., tf.newaxis] * (value - sigmoid)
+            # Sum over the axes the logits were broadcast along (q(z_1 | x):
+            # one row of logits for the K draws).
+            axes, _ = tf.raw_ops.BroadcastGradientArgs(s0=tf.shape(logits),
+                                                       s1=tf.shape(g))
+            return tf.reshape(tf.reduce_sum(g, axis=axes), tf.shape(logits))
 
         return out, grad
 
@@ -218,8 +226,8 @@ def main(argv=None):
                   f"XLA (median of {args.rounds} interleaved rounds)."]
     body = "\n".join(lines)
     print(body)
-    _common.write_section(args.results, "profile_step", "\n".join([
-        "## profile_step: where the step's time goes", "", head + ".",
+    _common.write_section(args.results, args.section, "\n".join([
+        f"## {args.section}: where the step's time goes", "", head + ".",
         f"Command: `{_common.command_line()}`", "", body]))
     return result
 

@@ -174,3 +174,44 @@ def test_non_finite_step_stops_training_and_keeps_the_checkpoint(tmp_path):
     restored = keras.models.load_model(tmp_path / "run" / "model.keras")
     assert _all_finite(w.numpy() for w in restored.weights)
     support.record("numerics", nan_guard_cases=1)
+
+
+@pytest.mark.parametrize("every, poisoned_call", [(1, 3), (4, 2), (4, 7), (100, 9)])
+def test_nan_guard_names_the_first_bad_step_between_checks(every, poisoned_call):
+    # The guard reads the device's record only every `every` steps and at the
+    # epoch's end (no host wait per step), yet names the first non-finite step
+    # exactly: steps 1..4 are epoch 1, 5..8 epoch 2 (batch 50 of 200), 9..12
+    # epoch 3.
+    from tfhm.training import TrainConfig, Trainer  # pylint: disable=g-import-not-at-top
+
+    x, _ = tfhm.datasets.make_bars(200, seed=0)
+    model = tfhm.HelmholtzMachine(data_dim=x.shape[1], latent_dims=(4,), seed=0)
+    config = TrainConfig(epochs=3, batch_size=50, eval_max_examples=0,
+                         check_finite_every_steps=every)
+    trainer = Trainer(model, config, verbose=0)
+    step_fn, calls = trainer._step_fn, []  # pylint: disable=protected-access
+    poisoned = model.generator.trainable_variables[0]
+
+    def poisoning_step(shards, global_batch):
+        calls.append(1)
+        if len(calls) == poisoned_call:
+            poisoned.assign(tf.fill(poisoned.shape, float("nan")))
+        return step_fn(shards, global_batch)
+
+    trainer._step_fn = poisoning_step  # pylint: disable=protected-access
+    epoch, step = (poisoned_call - 1) // 4 + 1, (poisoned_call - 1) % 4 + 1
+    with pytest.raises(FloatingPointError,
+                       match=rf"at step {poisoned_call} \(epoch {epoch}, step {step} "):
+        trainer.fit(x)
+    # It stopped at the first check after the bad step: at most `every` steps
+    # later, and never past the bad step's epoch.
+    next_check = min(-(-poisoned_call // every) * every, epoch * 4)
+    assert len(calls) == next_check
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_check_finite_every_steps_refuses_non_positive_ints(value):
+    from tfhm.training import TrainConfig  # pylint: disable=g-import-not-at-top
+
+    with pytest.raises((ValueError, TypeError), match="check_finite_every_steps"):
+        TrainConfig(check_finite_every_steps=value)

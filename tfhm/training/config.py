@@ -131,6 +131,13 @@ class TrainConfig:
     checkpoint_every_steps: int | None = _field(
         None, "checkpoint every N steps (default: after every epoch)",
         resumable=True, flag="--checkpoint-every")
+    # The NaN guard reads the device's record of non-finite steps every N steps
+    # (and before every checkpoint and at every epoch's end); 1: after every
+    # step, which makes the host wait for the device at each one.
+    check_finite_every_steps: int = _field(
+        100, "check for non-finite losses every N steps (and before every "
+        "checkpoint); the first bad step is named either way", cli=False,
+        resumable=True)
     # Checkpoints kept in the run folder (older ones are rotated out).
     keep_checkpoints: int = _field(3, "checkpoints kept (older ones are rotated out)",
                                    cli=False, resumable=True)
@@ -140,7 +147,8 @@ class TrainConfig:
         registry.resolve(self.algorithm, self.num_samples, self.recognizer_update,
                          self.insomnia)
         for name in ("epochs", "batch_size", "eval_num_samples",
-                     "diagnostics_num_samples", "keep_checkpoints"):
+                     "diagnostics_num_samples", "keep_checkpoints",
+                     "check_finite_every_steps"):
             _checks.positive_int(name, getattr(self, name))
         for name in ("num_samples", "num_shards", "checkpoint_every_steps"):
             if getattr(self, name) is not None:

@@ -33,7 +33,8 @@ import tensorflow as tf
 from tfhm import _seeds
 from tfhm.estimators import step as estimator_step
 
-__all__ = ["LOG_NAMES", "check_finite", "loss_scalers", "make_step_fn"]
+__all__ = ["LOG_NAMES", "NonFiniteRecord", "check_finite", "loss_scalers",
+           "make_step_fn"]
 
 # The per-step means the step returns, in this order.
 LOG_NAMES = estimator_step.LOG_NAMES
@@ -85,8 +86,53 @@ def _gradients_fn(model, per_replica: int, num_shards: int) -> Callable:
     return gradients
 
 
+class NonFiniteRecord:
+    """The NaN guard's on-device record: the first step whose means were not finite.
+
+    The step writes it without a host round trip; the Trainer reads it every
+    `TrainConfig.check_finite_every_steps` steps, before every checkpoint and
+    at the end of every epoch (`read_and_reset`), so a GPU never waits for
+    the host between steps, and a non-finite step is still reported by its
+    exact number before its weights can reach a checkpoint.
+
+    Args:
+      num_logs: the length of the step's means, `len(LOG_NAMES)`.
+    """
+
+    def __init__(self, num_logs: int):
+        # Steps since the last read; the 1-based index among them of the
+        # first non-finite one (0: none yet), and that step's means.
+        self.steps = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                 name="nonfinite_steps")
+        self.first = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                 name="nonfinite_first")
+        self.means = tf.Variable(tf.zeros([num_logs], tf.float32), trainable=False,
+                                 name="nonfinite_means")
+
+    def record(self, means: tf.Tensor) -> None:
+        """In the step (graph code): counts it, keeps it if first non-finite.
+
+        Args:
+          means: float32 `[num_logs]`, the step's means.
+        """
+        self.steps.assign_add(1)
+        new = tf.logical_and(tf.equal(self.first, 0),
+                             tf.logical_not(tf.reduce_all(tf.math.is_finite(means))))
+        self.first.assign(tf.where(new, self.steps, self.first))
+        self.means.assign(tf.where(new, means, self.means))
+
+    def read_and_reset(self) -> tuple[int, int, np.ndarray]:
+        """`(steps since the last read, first non-finite index or 0, its means)`."""
+        steps, first, means = (int(self.steps.numpy()), int(self.first.numpy()),
+                               self.means.numpy())
+        self.steps.assign(0)
+        self.first.assign(0)
+        return steps, first, means
+
+
 def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
-                 jit_compile: bool, sums: tf.Variable) -> Callable:
+                 jit_compile: bool, sums: tf.Variable,
+                 nonfinite: NonFiniteRecord | None = None) -> Callable:
     """The `tf.function` of one training step (see the module docstring).
 
     Args:
@@ -98,6 +144,8 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
         are several replicas: the all-reduce stays outside XLA).
       sums: float64 `[len(LOG_NAMES) + 1]` variable to which the step adds
         each mean times the global batch size, and the batch size.
+      nonfinite: the NaN guard's `NonFiniteRecord`, written by every step;
+        None: not recorded (the caller checks the returned means itself).
 
     Returns:
       `step(shards, global_batch) -> means`: `shards` a per-replica tuple of
@@ -128,6 +176,8 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
                           for value in logs])  # [len(LOG_NAMES)]
         count = tf.cast(strategy.experimental_local_results(global_batch)[0], tf.float64)
         sums.assign_add(tf.concat([tf.cast(means, tf.float64) * count, [count]], axis=0))
+        if nonfinite is not None:
+            nonfinite.record(means)
         return means
 
     jit = jit_compile and strategy.num_replicas_in_sync == 1
@@ -137,8 +187,8 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
 def check_finite(means: np.ndarray, global_step: int, epoch: int, step: int) -> None:
     """The NaN guard: raises if a step's means are not all finite.
 
-    The Trainer calls it after every step, before the step's weights can
-    reach a checkpoint.
+    The Trainer calls it with the first non-finite step of a
+    `NonFiniteRecord`, before any later weights can reach a checkpoint.
 
     Args:
       means: float32 `[len(LOG_NAMES)]`, what the step returned.

@@ -151,8 +151,10 @@ class Trainer:
             step=self._step, global_step=self._global_step,
             epoch_sums=self._sums,
             **model.estimator.checkpoint_items)  # NVIL's baseline and statistics
+        self._nonfinite = step_lib.NonFiniteRecord(len(step_lib.LOG_NAMES))
         self._step_fn = step_lib.make_step_fn(
-            model, self.strategy, self.num_shards, config.jit_compile, self._sums)
+            model, self.strategy, self.num_shards, config.jit_compile, self._sums,
+            self._nonfinite)
         self._manager = None
         self._scratch_dir = None
 
@@ -304,6 +306,19 @@ class Trainer:
         if self.verbose:
             print(text, file=sys.stderr, flush=True)
 
+    def _check_finite(self, global_step: int, epoch: int, step: int) -> None:
+        """Raises if a step since the last check was not finite (the NaN guard).
+
+        Args:
+          global_step: the run's number of the newest step, 1-based.
+          epoch: the epoch, 0-based.
+          step: the newest step's number in the epoch, 1-based.
+        """
+        steps, first, means = self._nonfinite.read_and_reset()
+        if first:
+            back = steps - first  # how many steps before the newest one
+            step_lib.check_finite(means, global_step - back, epoch, step - back)
+
     def _running_means(self) -> dict[str, float]:
         sums = self._sums.numpy()
         count = max(sums[-1], 1.0)
@@ -322,16 +337,23 @@ class Trainer:
         bar = ProgressBar(steps_per_epoch, f"epoch {epoch + 1}/{config.epochs}",
                           enabled="auto" if self.verbose else False, initial=start_step)
         started = time.perf_counter()
+        # Host-side step counters: reading the variables back every step
+        # would make the host wait for the device.
+        global_step = checked = int(self._global_step.numpy())
+        step = start_step
         for step, (shards, global_batch) in enumerate(dataset, start_step + 1):
-            means = self._step_fn(shards, global_batch)
-            step_lib.check_finite(means.numpy(), int(self._global_step.numpy()) + 1,
-                                  epoch, step)
+            self._step_fn(shards, global_batch)
+            global_step += 1
             self._step.assign(step)
             self._global_step.assign_add(1)
-            if every and self.run is not None \
-                    and int(self._global_step.numpy()) % every == 0:
+            save = bool(every) and self.run is not None and global_step % every == 0
+            if save or global_step - checked >= config.check_finite_every_steps:
+                self._check_finite(global_step, epoch, step)
+                checked = global_step
+            if save:
                 self._save_checkpoint()
             bar.update(step, self._running_means)
+        self._check_finite(global_step, epoch, step)  # before the epoch's checkpoint
         seconds = time.perf_counter() - started
         bar.close()
         sums = self._sums.numpy()
