@@ -347,7 +347,7 @@ def report(args, results, ratio, commit, date):
         "",
         f"Run on {date}, commit {commit}, {_common.machine_description()}, "
         f"{versions}, "
-        f"{'all cores' if not args.threads else f'{args.threads} threads'}, "
+        f"{'all cores' if not args.threads else f'{args.threads} thread(s)'}, "
         f"tfhm's dtype policy {args.dtype_policy} (Pyro: float32).",
         f"Command: `{_common.command_line()}`",
         "",
