@@ -199,8 +199,68 @@ def test_profile_step_attributes_op_time(tmp_path):
     # The step multiplies matrices and evaluates Bernoulli log-densities.
     assert seconds["matmul"] > 0
     assert seconds["Bernoulli log_prob, forward"] > 0
-    assert len(out["ablation_ex_s"]) == 4 and min(out["ablation_ex_s"].values()) > 0
+    # tfhm's, TFP's and the fused log-density, each without and with XLA.
+    assert len(out["ablation_ex_s"]) == 6 and min(out["ablation_ex_s"].values()) > 0
+    assert any(name.startswith("fused") for name in out["ablation_ex_s"])
     assert "where the step's time goes" in _section(results, "profile_step")
+
+
+def test_fused_log_prob_matches_the_library_in_value_and_gradient():
+    # The ablation's hand-written gradient must be the true one, including
+    # where one row of logits serves K draws (q(z_1 | x) in the wake phase).
+    import tensorflow as tf
+
+    from tfhm import layers
+
+    prof = _load("profile_step")
+    rng = np.random.default_rng(0)
+    logits = tf.Variable(rng.normal(size=(4, 50)) * 5, dtype=tf.float32)
+    value = tf.constant((rng.random((3, 4, 50)) < 0.4).astype(np.float32))
+    results = []
+    for fn in (layers.bernoulli_log_prob, prof.fused_log_prob):
+        with tf.GradientTape() as tape:
+            out = fn(layers._independent_bernoulli(logits), value)  # pylint: disable=protected-access
+            weighted = tf.reduce_sum(out * tf.range(4.0))
+        results.append((out.numpy(), tape.gradient(weighted, logits).numpy()))
+    assert results[1][0].shape == (3, 4) and results[1][1].shape == (4, 50)
+    # float32 rounding of sums of 50 terms of size up to ~15 nats.
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-5)
+
+
+def test_vs_pyro_budget_race_stops_each_library_at_its_budget(tmp_path):
+    vs = _load("vs_pyro")
+    results = tmp_path / "RESULTS.md"
+    out, _ = vs.main(["--synthetic", "--skip-pyro", "--budget-seconds", "2",
+                      "--train-examples", "2000", "--eval-images", "20",
+                      "--eval-samples", "10", "--results", str(results)])
+    r = out["tfhm"]
+    # It trained until its budget was used up, stopping after the step that
+    # crossed it (one step of batch 100 here takes well under a second).
+    assert 2 <= r["train_s"] < 2 + 5
+    assert r["epochs"] > 0 and r["ex_s"] > 0
+    assert abs(r["ex_s"] - r["epochs"] * 2000 / r["train_s"]) < 1e-6 * r["ex_s"]
+    assert "a budget of 2 s" in _section(results, "vs_pyro")
+
+
+def test_mnist_table_refuses_to_resume_under_another_dtype_policy(tmp_path):
+    import keras
+
+    table = _load("mnist_table")
+    common = ["--synthetic", "--rows", "sbn200_ws", "--run-dir", str(tmp_path / "runs"),
+              "--results", "", "--no-eval", "--no-jit", "--epochs", "1"]
+    previous = keras.config.dtype_policy()
+    try:
+        table.main(common)
+        state = json.loads((tmp_path / "runs" / "sbn200_ws" / "state.json").read_text())
+        assert state["dtype_policy"] == "float32"
+        with pytest.raises(SystemExit, match="trained with --dtype-policy float32; "
+                                             "received --dtype-policy mixed_bfloat16"):
+            table.main(common[:-1] + ["2", "--dtype-policy", "mixed_bfloat16"])
+    finally:
+        keras.config.set_dtype_policy(previous)
+    state = json.loads((tmp_path / "runs" / "sbn200_ws" / "state.json").read_text())
+    assert state["epochs"] == 1
 
 
 def test_estimators_digits_interleaves_and_reports_every_row(tmp_path, capsys):
