@@ -62,7 +62,7 @@ class Row:
     name: str  # Key of the row on the command line and in the run folder.
     title: str  # The model as the literature writes it.
     latent_dims: tuple  # tfhm order: next to the data first.
-    algorithm: str  # "wake_sleep" or "reweighted_wake_sleep".
+    algorithm: str  # A name of `tfhm.estimators.names()`.
     num_samples: int  # K draws of q per example during training.
     published: tuple  # ((what, nats, citation), ...), the first is the target.
 
@@ -79,7 +79,14 @@ ROWS = {row.name: row for row in (
         (("RWS, K=5", 93.5, VIMCO), ("VIMCO, K=50", 91.9, VIMCO))),
     Row("sbn_deep_rws5", "SBN 10-100-200-300-400", (400, 300, 200, 100, 10),
         "reweighted_wake_sleep", 5, (("RWS, K=5", 85.5, RWS),)),
+    # Issue 13: VIMCO beside RWS on the same model and recipe.
+    Row("sbn200x3_vimco5", "SBN 200-200-200", (200, 200, 200), "vimco", 5,
+        (("VIMCO, K=5", 92.8, VIMCO), ("VIMCO, K=50", 91.9, VIMCO))),
 )}
+
+# How the table writes each algorithm.
+_ALGORITHM_LABELS = {"wake_sleep": "wake-sleep", "reweighted_wake_sleep": "RWS",
+                     "vimco": "VIMCO"}
 
 
 def parse_args(argv=None):
@@ -328,8 +335,9 @@ def table(args):
         folder = _common.resolve(os.path.join(args.run_dir, row.name))
         state = _load_state(folder)
         ev = state.get("eval")
-        alg = ("wake-sleep" if row.algorithm == "wake_sleep"
-               else f"RWS, K={row.num_samples}")
+        alg = _ALGORITHM_LABELS.get(row.algorithm, row.algorithm)
+        if row.num_samples > 1:
+            alg += f", K={row.num_samples}"
         rate = None
         if state["epoch_seconds"]:
             rate = state["examples_per_epoch"] / statistics.median(state["epoch_seconds"])

@@ -243,6 +243,21 @@ def test_vs_pyro_budget_race_stops_each_library_at_its_budget(tmp_path):
     assert "a budget of 2 s" in _section(results, "vs_pyro")
 
 
+def test_mnist_table_vimco_row_trains_with_its_estimator(tmp_path):
+    # Issue 13's row: VIMCO K=5 on SBN 200-200-200, beside the RWS row.
+    import keras
+
+    table = _load("mnist_table")
+    results = tmp_path / "RESULTS.md"
+    table.main(["--synthetic", "--rows", "sbn200x3_vimco5", "--run-dir",
+                str(tmp_path / "runs"), "--results", str(results), "--no-eval",
+                "--no-jit", "--epochs", "1"])
+    model = keras.models.load_model(tmp_path / "runs" / "sbn200x3_vimco5" / "model.keras")
+    assert model.algorithm.value == "vimco" and model.num_samples == 5
+    assert "| `sbn200x3_vimco5` | SBN 200-200-200 | VIMCO, K=5 | 1 |" in _section(
+        results, "mnist_table")
+
+
 def test_mnist_table_refuses_to_resume_under_another_dtype_policy(tmp_path):
     import keras
 
