@@ -132,6 +132,12 @@ def parse_args(argv=None):
     parser.add_argument("--progress-only", action="store_true",
                         help="only rewrite the RESULTS section of the rows' validation "
                              "curves (mnist_convergence) from their state.json")
+    parser.add_argument("--equal-budget-only", action="store_true",
+                        help="only rewrite the RESULTS section (mnist_equal_budget) that "
+                             "sets the rows' validation curves side by side on one "
+                             "axis of training minutes, from their state.json")
+    parser.add_argument("--grid-minutes", type=float, default=5.0,
+                        help="spacing of the training-minute axis of --equal-budget-only")
     args = parser.parse_args(argv)
     names = list(ROWS) if args.rows == "all" else args.rows.split(",")
     unknown = [n for n in names if n not in ROWS]
@@ -405,10 +411,86 @@ def progress(args):
     return "\n".join(lines)
 
 
+def _estimate_at(monitor, seconds):
+    """The newest validation estimate made within `seconds` of training, or None."""
+    done = [m for m in monitor if m["train_wall_s"] <= seconds]
+    return done[-1] if done else None
+
+
+def equal_budget(args):
+    """The Markdown section comparing rows at equal training wall-clock time.
+
+    Each row's validation estimates (every `--monitor-every` epochs) are read
+    off at every `--grid-minutes` of training time (the monitor's own time
+    excluded): at minute t a row shows its newest estimate made within t
+    minutes. Then each row's final evaluation, of its best model within the
+    budget.
+    """
+    states = {}
+    for name in args.row_names:
+        state = _load_state(_common.resolve(os.path.join(args.run_dir, name)))
+        if not state.get("monitor"):
+            raise SystemExit(f"[{name}] has no validation estimates in {args.run_dir}; "
+                             "--equal-budget-only needs rows trained with --monitor-every")
+        states[name] = state
+    budget_s = min(state["train_wall_s"] for state in states.values())
+    names = list(states)
+    lines = ["## mnist_equal_budget: estimators at an equal wall-clock budget",
+             "",
+             "The same model and recipe trained by each estimator for the same training "
+             "time, one run after the other on the same quiet machine; read from the rows' "
+             "`state.json` by `python benchmarks/mnist_table.py --equal-budget-only`. "
+             "Validation log-likelihood estimates (higher is better; K and images as "
+             "in each row's monitor, the same fixed seed) at each point of training "
+             "time; `(e)` is the epoch of the estimate.", "",
+             "| training minutes | " + " | ".join(f"`{n}`" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    minute = args.grid_minutes
+    while minute * 60 <= budget_s + 1e-9:
+        cells = []
+        for name in names:
+            m = _estimate_at(states[name]["monitor"], minute * 60)
+            cells.append("—" if m is None else f"{m['val_ll']:.2f} ({m['epoch']})")
+        lines.append(f"| {minute:g} | " + " | ".join(cells) + " |")
+        minute += args.grid_minutes
+    lines += ["", "| row | algorithm | epochs | training minutes | examples/s (median "
+              "epoch) | best estimate | val. NLL | val. neg. ELBO | eval protocol |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name, state in states.items():
+        row, ev = ROWS[name], state.get("eval")
+        alg = _ALGORITHM_LABELS.get(row.algorithm, row.algorithm)
+        if row.num_samples > 1:
+            alg += f", K={row.num_samples}"
+        rate = state["examples_per_epoch"] / statistics.median(state["epoch_seconds"])
+        best = state["best"]
+        if ev:
+            nll, elbo = f"{ev['nll']:.2f} ± {ev['nll_stderr']:.2f}", f"{ev['neg_elbo']:.2f}"
+            protocol = (f"K={ev['num_samples']}, {ev['images']} images, "
+                        f"{ev['model']}")
+        else:
+            nll, elbo, protocol = "—", "—", "not evaluated"
+        lines.append(
+            f"| `{name}` | {alg} | {state['epochs']} | {state['train_wall_s'] / 60:.1f} | "
+            f"{rate:.0f} | {best['val_ll']:.2f} (epoch {best['epoch']}) | {nll} | {elbo} | "
+            f"{protocol} |")
+    lines += ["", "Commands:", ""]
+    for name, state in states.items():
+        ev = state.get("eval")
+        lines.append(f"- `{name}`: " + "; ".join(
+            f"`{inv['command']}` (epochs {inv['from_epoch']}→{inv['to_epoch']}, "
+            f"{inv['date']}, commit {inv['commit']})" for inv in state.get("invocations", []))
+            + (f"; evaluated by `{ev['command']}` ({ev['date']}, {ev['seconds']:.0f} s)"
+               if ev else "") + ".")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.progress_only:
         _common.write_section(args.results, "mnist_convergence", progress(args))
+        return
+    if args.equal_budget_only:
+        _common.write_section(args.results, "mnist_equal_budget", equal_budget(args))
         return
     _common.configure_threads(args.threads)
     _common.configure_dtype_policy(args.dtype_policy)

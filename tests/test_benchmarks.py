@@ -258,6 +258,52 @@ def test_mnist_table_vimco_row_trains_with_its_estimator(tmp_path):
         results, "mnist_table")
 
 
+def test_mnist_table_equal_budget_reads_each_curve_at_the_same_minutes(tmp_path):
+    # Two rows' states written by hand: RWS estimates at 4, 9 and 14 minutes
+    # of training, VIMCO at 6 and 11 (and one at 16, past the shorter
+    # budget). At minute t a row shows its newest estimate made by t.
+    table = _load("mnist_table")
+
+    def state(monitor, wall_minutes, ev=None):
+        return {"epochs": monitor[-1][0], "train_wall_s": 60 * wall_minutes,
+                "epoch_seconds": [3.0, 5.0, 4.0], "examples_per_epoch": 50000,
+                "monitor": [{"epoch": e, "val_ll": v, "train_wall_s": 60 * t}
+                            for e, v, t in monitor],
+                "best": {"epoch": monitor[-1][0], "val_ll": monitor[-1][1]},
+                "invocations": [{"command": "python mnist_table.py", "from_epoch": 0,
+                                 "to_epoch": monitor[-1][0], "date": "d", "commit": "c"}],
+                **({"eval": ev} if ev else {})}
+
+    rows = {"sbn200x3_rws5": state([(10, -110.0, 4), (20, -105.0, 9), (30, -101.5, 14)], 15,
+                                   {"nll": 99.5, "nll_stderr": 0.25, "neg_elbo": 108.0,
+                                    "num_samples": 1000, "images": 10000, "seconds": 90,
+                                    "model": "best.keras (epoch 30)", "command": "ev",
+                                    "date": "d"}),
+            "sbn200x3_vimco5": state([(10, -112.0, 6), (20, -104.0, 11), (30, -100.0, 16)], 17)}
+    for name, content in rows.items():
+        (tmp_path / "runs" / name).mkdir(parents=True)
+        (tmp_path / "runs" / name / "state.json").write_text(json.dumps(content))
+    results = tmp_path / "RESULTS.md"
+    table.main(["--rows", "sbn200x3_rws5,sbn200x3_vimco5", "--run-dir", str(tmp_path / "runs"),
+                "--results", str(results), "--equal-budget-only"])
+    section = _section(results, "mnist_equal_budget")
+    # The grid stops at the shorter budget (15 minutes): 5, 10, 15.
+    assert "| 5 | -110.00 (10) | — |" in section
+    assert "| 10 | -105.00 (20) | -112.00 (10) |" in section
+    assert "| 15 | -101.50 (30) | -104.00 (20) |" in section
+    assert "| 20 |" not in section
+    # examples/s over the median epoch (4 s): 12,500.
+    assert ("| `sbn200x3_rws5` | RWS, K=5 | 30 | 15.0 | 12500 | -101.50 (epoch 30) | "
+            "99.50 ± 0.25 | 108.00 | K=1000, 10000 images, best.keras (epoch 30) |") in section
+    assert "| `sbn200x3_vimco5` | VIMCO, K=5 | 30 | 17.0 |" in section
+    assert "not evaluated" in section
+    # A row with no estimates cannot be compared, and says so.
+    (tmp_path / "runs" / "sbn200x3_ws").mkdir()
+    with pytest.raises(SystemExit, match=r"\[sbn200x3_ws\] has no validation estimates"):
+        table.main(["--rows", "sbn200x3_ws,sbn200x3_rws5", "--run-dir",
+                    str(tmp_path / "runs"), "--results", "", "--equal-budget-only"])
+
+
 def test_mnist_table_refuses_to_resume_under_another_dtype_policy(tmp_path):
     import keras
 
