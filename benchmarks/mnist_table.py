@@ -423,8 +423,8 @@ def equal_budget(args):
     Each row's validation estimates (every `--monitor-every` epochs) are read
     off at every `--grid-minutes` of training time (the monitor's own time
     excluded): at minute t a row shows its newest estimate made within t
-    minutes. Then each row's final evaluation, of its best model within the
-    budget.
+    minutes, up to the shortest row's training time (the last line). Then
+    each row's final evaluation, of its best model within the budget.
     """
     states = {}
     for name in args.row_names:
@@ -445,14 +445,16 @@ def equal_budget(args):
              "time; `(e)` is the epoch of the estimate.", "",
              "| training minutes | " + " | ".join(f"`{n}`" for n in names) + " |",
              "|---|" + "---|" * len(names)]
-    minute = args.grid_minutes
-    while minute * 60 <= budget_s + 1e-9:
+    grid = [args.grid_minutes * i for i in range(1, int(budget_s / 60 / args.grid_minutes
+                                                       + 1e-9) + 1)]
+    if not grid or grid[-1] * 60 < budget_s - 1:  # and the budget itself
+        grid.append(round(budget_s / 60, 1))
+    for minute in grid:
         cells = []
         for name in names:
             m = _estimate_at(states[name]["monitor"], minute * 60)
             cells.append("—" if m is None else f"{m['val_ll']:.2f} ({m['epoch']})")
         lines.append(f"| {minute:g} | " + " | ".join(cells) + " |")
-        minute += args.grid_minutes
     lines += ["", "| row | algorithm | epochs | training minutes | examples/s (median "
               "epoch) | best estimate | val. NLL | val. neg. ELBO | eval protocol |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -509,6 +511,14 @@ def main(argv=None):
                      f"received --dtype-policy {args.dtype_policy}. Resume it with "
                      f"{trained_with}, or train it in a new --run-dir.")
         state["dtype_policy"] = trained_with if state["epochs"] else args.dtype_policy
+        # So does its batch size (states written before it was recorded: the
+        # batch size of their invocations, all 100 here).
+        batch = state.get("batch_size", args.batch_size)
+        if not args.eval_only and state["epochs"] and batch != args.batch_size:
+            sys.exit(f"[{name}] was trained with --batch-size {batch}; received "
+                     f"--batch-size {args.batch_size}. Resume it with {batch}, or "
+                     "train it in a new --run-dir.")
+        state["batch_size"] = batch if state["epochs"] else args.batch_size
         if args.eval_only:
             if state["epochs"] == 0:
                 print(f"[{name}] nothing trained yet; skipped", flush=True)

@@ -188,7 +188,8 @@ def package_row(folder):
                          "hidden_units": list(hm.hidden_units),
                          "activation": hm.get_config().get("activation")},
         "algorithm": row.algorithm, "num_samples": row.num_samples,
-        "batch_size": _flag(state["invocations"][-1]["command"], "--batch-size", 100),
+        "batch_size": state.get("batch_size") or _flag(
+            state["invocations"][-1]["command"], "--batch-size", 100),
         "optimizer": "Adam for both networks; learning rates " + ", ".join(
             f"{r:g}" for r in rates) + " (cut on validation plateaus, mnist_table.py)",
         "epochs": state["best"]["epoch"], "epochs_trained": state["epochs"],

@@ -259,9 +259,9 @@ def test_mnist_table_vimco_row_trains_with_its_estimator(tmp_path):
 
 
 def test_mnist_table_equal_budget_reads_each_curve_at_the_same_minutes(tmp_path):
-    # Two rows' states written by hand: RWS estimates at 4, 9 and 14 minutes
-    # of training, VIMCO at 6 and 11 (and one at 16, past the shorter
-    # budget). At minute t a row shows its newest estimate made by t.
+    # Two rows' states written by hand: RWS estimates at 4, 9, 14 and 15.2
+    # minutes of training (15.5 in all), VIMCO at 6 and 11 (and one at 16,
+    # past the shorter budget). At minute t a row shows its newest estimate made by t.
     table = _load("mnist_table")
 
     def state(monitor, wall_minutes, ev=None):
@@ -274,10 +274,11 @@ def test_mnist_table_equal_budget_reads_each_curve_at_the_same_minutes(tmp_path)
                                  "to_epoch": monitor[-1][0], "date": "d", "commit": "c"}],
                 **({"eval": ev} if ev else {})}
 
-    rows = {"sbn200x3_rws5": state([(10, -110.0, 4), (20, -105.0, 9), (30, -101.5, 14)], 15,
+    rows = {"sbn200x3_rws5": state([(10, -110.0, 4), (20, -105.0, 9), (30, -101.5, 14),
+                                    (40, -100.5, 15.2)], 15.5,
                                    {"nll": 99.5, "nll_stderr": 0.25, "neg_elbo": 108.0,
                                     "num_samples": 1000, "images": 10000, "seconds": 90,
-                                    "model": "best.keras (epoch 30)", "command": "ev",
+                                    "model": "best.keras (epoch 40)", "command": "ev",
                                     "date": "d"}),
             "sbn200x3_vimco5": state([(10, -112.0, 6), (20, -104.0, 11), (30, -100.0, 16)], 17)}
     for name, content in rows.items():
@@ -287,14 +288,15 @@ def test_mnist_table_equal_budget_reads_each_curve_at_the_same_minutes(tmp_path)
     table.main(["--rows", "sbn200x3_rws5,sbn200x3_vimco5", "--run-dir", str(tmp_path / "runs"),
                 "--results", str(results), "--equal-budget-only"])
     section = _section(results, "mnist_equal_budget")
-    # The grid stops at the shorter budget (15 minutes): 5, 10, 15.
+    # The grid stops at the shorter budget (15.5 minutes): 5, 10, 15, 15.5.
     assert "| 5 | -110.00 (10) | — |" in section
     assert "| 10 | -105.00 (20) | -112.00 (10) |" in section
     assert "| 15 | -101.50 (30) | -104.00 (20) |" in section
+    assert "| 15.5 | -100.50 (40) | -104.00 (20) |" in section
     assert "| 20 |" not in section
     # examples/s over the median epoch (4 s): 12,500.
-    assert ("| `sbn200x3_rws5` | RWS, K=5 | 30 | 15.0 | 12500 | -101.50 (epoch 30) | "
-            "99.50 ± 0.25 | 108.00 | K=1000, 10000 images, best.keras (epoch 30) |") in section
+    assert ("| `sbn200x3_rws5` | RWS, K=5 | 40 | 15.5 | 12500 | -100.50 (epoch 40) | "
+            "99.50 ± 0.25 | 108.00 | K=1000, 10000 images, best.keras (epoch 40) |") in section
     assert "| `sbn200x3_vimco5` | VIMCO, K=5 | 30 | 17.0 |" in section
     assert "not evaluated" in section
     # A row with no estimates cannot be compared, and says so.
@@ -322,6 +324,19 @@ def test_mnist_table_refuses_to_resume_under_another_dtype_policy(tmp_path):
         keras.config.set_dtype_policy(previous)
     state = json.loads((tmp_path / "runs" / "sbn200_ws" / "state.json").read_text())
     assert state["epochs"] == 1
+
+
+def test_mnist_table_refuses_to_resume_under_another_batch_size(tmp_path):
+    table = _load("mnist_table")
+    common = ["--synthetic", "--rows", "sbn200_ws", "--run-dir", str(tmp_path / "runs"),
+              "--results", "", "--no-eval", "--no-jit", "--batch-size", "50"]
+    table.main(common + ["--epochs", "1"])
+    path = tmp_path / "runs" / "sbn200_ws" / "state.json"
+    assert json.loads(path.read_text())["batch_size"] == 50
+    with pytest.raises(SystemExit, match="trained with --batch-size 50; "
+                                         "received --batch-size 100"):
+        table.main(common[:-1] + ["100", "--epochs", "2"])
+    assert json.loads(path.read_text())["epochs"] == 1
 
 
 def test_estimators_digits_interleaves_and_reports_every_row(tmp_path, capsys):
