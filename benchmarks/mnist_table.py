@@ -511,8 +511,8 @@ def main(argv=None):
                      f"received --dtype-policy {args.dtype_policy}. Resume it with "
                      f"{trained_with}, or train it in a new --run-dir.")
         state["dtype_policy"] = trained_with if state["epochs"] else args.dtype_policy
-        # So does its batch size (states written before it was recorded: the
-        # batch size of their invocations, all 100 here).
+        # So does its batch size (a state written before the batch size was
+        # recorded takes this invocation's; every such row here used 100).
         batch = state.get("batch_size", args.batch_size)
         if not args.eval_only and state["epochs"] and batch != args.batch_size:
             sys.exit(f"[{name}] was trained with --batch-size {batch}; received "
