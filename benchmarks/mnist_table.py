@@ -89,6 +89,12 @@ _ALGORITHM_LABELS = {"wake_sleep": "wake-sleep", "reweighted_wake_sleep": "RWS",
                      "vimco": "VIMCO"}
 
 
+def _algorithm_label(row):
+    """The row's estimator as the tables write it, with K when it draws several."""
+    label = _ALGORITHM_LABELS.get(row.algorithm, row.algorithm)
+    return label + (f", K={row.num_samples}" if row.num_samples > 1 else "")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,6 +145,11 @@ def parse_args(argv=None):
     parser.add_argument("--grid-minutes", type=float, default=5.0,
                         help="spacing of the training-minute axis of --equal-budget-only")
     args = parser.parse_args(argv)
+    if args.grid_minutes <= 0:
+        parser.error(f"--grid-minutes must be positive; received {args.grid_minutes}")
+    if args.progress_only and args.equal_budget_only:
+        parser.error("--progress-only and --equal-budget-only each rewrite one section; "
+                     "received both")
     names = list(ROWS) if args.rows == "all" else args.rows.split(",")
     unknown = [n for n in names if n not in ROWS]
     if unknown:
@@ -341,9 +352,7 @@ def table(args):
         folder = _common.resolve(os.path.join(args.run_dir, row.name))
         state = _load_state(folder)
         ev = state.get("eval")
-        alg = _ALGORITHM_LABELS.get(row.algorithm, row.algorithm)
-        if row.num_samples > 1:
-            alg += f", K={row.num_samples}"
+        alg = _algorithm_label(row)
         rate = None
         if state["epoch_seconds"]:
             rate = state["examples_per_epoch"] / statistics.median(state["epoch_seconds"])
@@ -460,9 +469,7 @@ def equal_budget(args):
               "|---|---|---|---|---|---|---|---|---|"]
     for name, state in states.items():
         row, ev = ROWS[name], state.get("eval")
-        alg = _ALGORITHM_LABELS.get(row.algorithm, row.algorithm)
-        if row.num_samples > 1:
-            alg += f", K={row.num_samples}"
+        alg = _algorithm_label(row)
         rate = state["examples_per_epoch"] / statistics.median(state["epoch_seconds"])
         best = state["best"]
         if ev:
@@ -503,22 +510,18 @@ def main(argv=None):
         folder = _common.resolve(os.path.join(args.run_dir, row.name))
         os.makedirs(folder, exist_ok=True)
         state = _load_state(folder)
-        # A row trains under one dtype policy from start to end (states
-        # written before the option existed were float32).
-        trained_with = state.get("dtype_policy", "float32")
-        if not args.eval_only and state["epochs"] and trained_with != args.dtype_policy:
-            sys.exit(f"[{name}] was trained with --dtype-policy {trained_with}; "
-                     f"received --dtype-policy {args.dtype_policy}. Resume it with "
-                     f"{trained_with}, or train it in a new --run-dir.")
-        state["dtype_policy"] = trained_with if state["epochs"] else args.dtype_policy
-        # So does its batch size (a state written before the batch size was
-        # recorded takes this invocation's; every such row here used 100).
-        batch = state.get("batch_size", args.batch_size)
-        if not args.eval_only and state["epochs"] and batch != args.batch_size:
-            sys.exit(f"[{name}] was trained with --batch-size {batch}; received "
-                     f"--batch-size {args.batch_size}. Resume it with {batch}, or "
-                     "train it in a new --run-dir.")
-        state["batch_size"] = batch if state["epochs"] else args.batch_size
+        # A row trains under one dtype policy and one batch size from start to
+        # end. States written before a setting was recorded: float32, and the
+        # batch size of this invocation (every such row here used 100).
+        for key, flag, value, before in (
+                ("dtype_policy", "--dtype-policy", args.dtype_policy, "float32"),
+                ("batch_size", "--batch-size", args.batch_size, args.batch_size)):
+            trained_with = state.get(key, before)
+            if not args.eval_only and state["epochs"] and trained_with != value:
+                sys.exit(f"[{name}] was trained with {flag} {trained_with}; received "
+                         f"{flag} {value}. Resume it with {trained_with}, or train it "
+                         "in a new --run-dir.")
+            state[key] = trained_with if state["epochs"] else value
         if args.eval_only:
             if state["epochs"] == 0:
                 print(f"[{name}] nothing trained yet; skipped", flush=True)

@@ -339,6 +339,17 @@ def test_mnist_table_refuses_to_resume_under_another_batch_size(tmp_path):
     assert json.loads(path.read_text())["epochs"] == 1
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--grid-minutes", "0"], "--grid-minutes must be positive; received 0.0"),
+    (["--progress-only"], "received both"),
+])
+def test_mnist_table_equal_budget_refuses_bad_flags(argv, message, capsys):
+    table = _load("mnist_table")
+    with pytest.raises(SystemExit):
+        table.main(["--equal-budget-only", "--results", ""] + argv)
+    assert message in capsys.readouterr().err
+
+
 def test_estimators_digits_interleaves_and_reports_every_row(tmp_path, capsys):
     # Two estimators, one seed, two rounds of 0.1 s: the digits are bundled,
     # so this is the real script on the real data, only shorter.
