@@ -195,7 +195,7 @@ def package_row(folder):
         "epochs": state["best"]["epoch"], "epochs_trained": state["epochs"],
         "train_seconds": round(state["train_wall_s"], 1),
         "machine": _common.machine_description(), "tfhm_version": tfhm.__version__,
-        "commit": "; ".join(inv["commit"] for inv in state["invocations"]),
+        "commit": "; ".join(dict.fromkeys(inv["commit"] for inv in state["invocations"])),
         "command": " && ".join(dict.fromkeys(inv["command"] for inv in state["invocations"])),
         "dataset": "binarized MNIST of Larochelle & Murray (2011): 50,000 training / "
                    "10,000 validation images",
