@@ -48,8 +48,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=wrong-import-position
+
+import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SECTION = "estimators_digits"
 # What each estimator's objective key means, in the table's words.

@@ -28,8 +28,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import _common  # noqa: E402
 import numpy as np  # noqa: E402
+
+import _common  # noqa: E402
 
 DEFAULT_MODEL = "benchmarks/runs/sbn200x3_rws5/best.keras"
 

@@ -177,6 +177,7 @@ def _save_state(folder, state):
 
 def _build_model(row, args):
     import keras  # pylint: disable=g-import-not-at-top
+
     import tfhm  # pylint: disable=g-import-not-at-top
 
     hm = tfhm.HelmholtzMachine(_common.DATA_DIM, row.latent_dims, seed=args.seed)

@@ -59,6 +59,7 @@ def _slice_check(hm, x_valid, description):
 
 def train_digits():
     import keras
+
     import tfhm
 
     x_train, x_valid = tfhm.datasets.load_digits()
@@ -157,6 +158,7 @@ def package_row(folder):
     """
     import keras
     import numpy as np
+
     import tfhm
 
     import mnist_table

@@ -133,8 +133,8 @@ def make_step(hm, jit):
     `fit` and the Trainer, for every estimator.
     """
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
-    from tfhm.estimators import step as estimator_step  # pylint: disable=g-import-not-at-top
 
+    from tfhm.estimators import step as estimator_step  # pylint: disable=g-import-not-at-top
     from tfhm.training.step import loss_scalers  # pylint: disable=g-import-not-at-top
 
     scale_losses = loss_scalers(hm.wake_optimizer, hm.sleep_optimizer)  # mixed_float16
@@ -237,6 +237,7 @@ def main(argv=None):
     _common.configure_threads(args.threads)
     import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
     import tfhm  # pylint: disable=g-import-not-at-top
 
     x_train, _ = _common.load_data(args, num_train=4000, num_valid=10)
@@ -289,7 +290,9 @@ def main(argv=None):
                 limit=step_flops / limit_s / 1e9,
                 fraction=steps_s * limit_s))
         print(f"round {r + 1}/{args.rounds} done", flush=True)
-    med = lambda rows, key: statistics.median(row[key] for row in rows)
+    def med(rows, key):
+        return statistics.median(row[key] for row in rows)
+
     peaks = {d: statistics.median(values) for d, values in peak_rounds.items()}
     print("square {} matmul: {}".format(args.peak_size, ", ".join(
         f"{d} {v:.1f} GFLOP/s" for d, v in peaks.items())), flush=True)

@@ -92,6 +92,7 @@ class TfhmRunner:
 
     def __init__(self, args):
         import keras  # pylint: disable=g-import-not-at-top
+
         import tfhm  # pylint: disable=g-import-not-at-top
 
         self.args = args

@@ -184,7 +184,8 @@ def test_run_folder_guards(tiny_run, tmp_path, capsys):
     status, _, err = _run(["train", "--resume", "--out", str(tiny_run),
                            "--latent-dims", "5,2"], capsys)
     assert status == 2
-    assert "different architecture" in err and "latent_dims: checkpoint (4, 2), this model (5, 2)" in err
+    assert "different architecture" in err, err
+    assert "latent_dims: checkpoint (4, 2), this model (5, 2)" in err, err
     # A folder that holds another run, and one with the user's files.
     status, _, err = _run(["train", "--out", str(tiny_run)], capsys)
     assert status == 2 and "holds another tfhm run" in err and "--resume" in err

@@ -1,6 +1,5 @@
 """Tests of tfhm.evaluation's one importance-sampling path (issue 10, acceptance 2)."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf

@@ -8,7 +8,6 @@ equal the in-memory draws bit for bit.
 
 import concurrent.futures
 import importlib.util
-import json
 import os
 import pathlib
 import runpy

@@ -68,7 +68,8 @@ def test_layer_configs_round_trip():
     layer = layers.DenseBernoulli(5, hidden_units=(7, 3), activation="relu", seed=1)
     clone = layers.DenseBernoulli.from_config(layer.get_config())
     assert (clone.units, clone.hidden_units, clone.activation, clone.seed) == (5, (7, 3), "relu", 1)
-    clone.build((None, 4)); layer.build((None, 4))
+    clone.build((None, 4))
+    layer.build((None, 4))
     # Same seed, same initial weights.
     for a, b in zip(layer.weights, clone.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())

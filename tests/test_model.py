@@ -186,7 +186,8 @@ def test_importance_weights_are_per_example():
     np.testing.assert_allclose(w.sum(axis=0), np.ones(10), rtol=1e-6)
     x2 = x.numpy().copy()
     x2[3] = 1 - x2[3]
-    log_w2 = objectives.log_importance_weights(hm.generator, hm.recognizer, tf.constant(x2), 5, seed)[0]
+    log_w2 = objectives.log_importance_weights(
+        hm.generator, hm.recognizer, tf.constant(x2), 5, seed)[0]
     w2 = objectives.importance_weights(log_w2).numpy()
     others = [i for i in range(10) if i != 3]
     np.testing.assert_allclose(w2[:, others], w[:, others], rtol=1e-6)

@@ -8,7 +8,6 @@ version folder that is not a complete, loadable SavedModel.
 """
 
 import os
-import pathlib
 import random
 import signal
 import subprocess

@@ -9,7 +9,6 @@ afterwards, and a serving process's peak memory must stay bounded.
 import concurrent.futures
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap
@@ -18,9 +17,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfhm import export
-
 import tfhm
+from tfhm import export
 
 import reliability_support as support
 
