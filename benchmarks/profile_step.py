@@ -36,9 +36,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
-
 import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
+import throughput  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def parse_args(argv=None):
