@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from tfhm.estimators import step as estimator_step
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
 from tfhm.training import TrainConfig, Trainer
+from tfhm.training.interrupts import InterruptGuard
 
 X_DIGITS, X_DIGITS_TEST = tfhm.datasets.load_digits()
 X_BARS, _ = tfhm.datasets.make_bars(240, seed=0)
@@ -504,3 +506,51 @@ def test_gradient_variance_is_logged_per_epoch_when_asked(tmp_path):
     assert {"grad_variance_generator", "grad_snr_recognizer"} <= tags
     with pytest.raises(ValueError, match="Received: gradient_variance_seeds=1"):
         TrainConfig(gradient_variance_seeds=1)
+
+
+class _SigintInFinalizer:
+    """Sends this process a SIGINT from `__del__`, where Python drops the interrupt."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_the_trainer(monkeypatch):
+    # A KeyboardInterrupt raised inside `__del__` is printed as "Exception
+    # ignored" and dropped (here it reaches sys.unraisablehook instead), and
+    # the loop would go on. The Trainer's InterruptGuard raises it again
+    # before the next step: the run stops after exactly the step in which the
+    # Ctrl-C came, and the default handler is back afterwards.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    lost = []
+    monkeypatch.setattr(sys, "unraisablehook", lost.append)
+    config = TrainConfig(epochs=3, batch_size=24, eval_max_examples=24,
+                         eval_num_samples=2, seed=0)
+    trainer = Trainer(_small_hm(data_dim=16), config, verbose=0)
+    step_fn, calls = trainer._step_fn, []
+
+    def step_then_ctrl_c(*args):
+        step_fn(*args)
+        calls.append(None)
+        if len(calls) == 3:
+            _SigintInFinalizer()  # released at once
+
+    trainer._step_fn = step_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(X_BARS)
+    assert len(lost) == 1 and isinstance(lost[0].exc_value, KeyboardInterrupt)
+    assert int(trainer._global_step.numpy()) == 3  # of 10 steps per epoch
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_interrupt_guard_leaves_a_handler_of_yours_alone():
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with InterruptGuard() as guard:
+            signal.raise_signal(signal.SIGINT)
+            guard.check()  # your handler had the signal: nothing to raise
+        assert seen == [signal.SIGINT]
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -15,7 +15,28 @@ import tensorflow as tf
 
 from tfhm import _seeds, diagnostics, evaluation, plotting
 
-__all__ = ["epoch_line", "evaluate_epoch", "write_summaries"]
+__all__ = ["check_logdir", "epoch_line", "evaluate_epoch", "write_summaries"]
+
+
+def check_logdir(logdir) -> None:
+    """Refuses a TensorBoard folder (`logdir`) when `tensorboard` is missing.
+
+    Args:
+      logdir: the Trainer's TensorBoard folder (str or path), or None.
+
+    Raises:
+      ValueError: `logdir` is set and the `tensorboard` package, which
+        TensorFlow no longer installs, cannot be imported.
+    """
+    if logdir is None:
+        return
+    try:
+        import tensorboard  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
+    except ImportError:
+        raise ValueError(
+            "TensorBoard summaries (`logdir`) need the `tensorboard` "
+            "package, which TensorFlow no longer installs: pip install "
+            f"tensorboard. Received: logdir={logdir!r}") from None
 
 
 def evaluate_epoch(model, x: np.ndarray, seed: int, epoch: int, num_samples: int,

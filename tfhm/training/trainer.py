@@ -31,6 +31,7 @@ from tfhm.training import data as data_lib
 from tfhm.training import report
 from tfhm.training import step as step_lib
 from tfhm.training.config import TrainConfig
+from tfhm.training.interrupts import InterruptGuard
 
 __all__ = ["Trainer", "train"]
 
@@ -128,7 +129,7 @@ class Trainer:
         self.model, self.config = model, config
         self.strategy = strategy or tf.distribute.get_strategy()
         self._check_strategy(strategy)
-        self._check_logdir(logdir)
+        report.check_logdir(logdir)
         self.run_dir = None if run_dir is None else os.fspath(run_dir)
         self.run = None if run_dir is None else RunDir(run_dir)
         self.logdir = None if logdir is None else os.fspath(logdir)
@@ -157,6 +158,7 @@ class Trainer:
             self._nonfinite)
         self._manager = None
         self._scratch_dir = None
+        self._interrupts = InterruptGuard()  # a Ctrl-C is never lost (interrupts.py)
 
     # ------------------------------------------------------------ set-up
     def _check_strategy(self, strategy: tf.distribute.Strategy | None) -> None:
@@ -179,18 +181,6 @@ class Trainer:
             raise ValueError(
                 f"`batch_size` must be at least the number of shards "
                 f"({self.num_shards}). Received: batch_size={self.config.batch_size}")
-
-    @staticmethod
-    def _check_logdir(logdir: str | os.PathLike | None) -> None:
-        if logdir is None:
-            return
-        try:
-            import tensorboard  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
-        except ImportError:
-            raise ValueError(
-                "TensorBoard summaries (`logdir`) need the `tensorboard` "
-                "package, which TensorFlow no longer installs: pip install "
-                f"tensorboard. Received: logdir={logdir!r}") from None
 
     def _compile(self, wake_optimizer, sleep_optimizer) -> None:
         config = self.config
@@ -342,6 +332,7 @@ class Trainer:
         global_step = checked = int(self._global_step.numpy())
         step = start_step
         for step, (shards, global_batch) in enumerate(dataset, start_step + 1):
+            self._interrupts.check()  # a Ctrl-C a finalizer swallowed stops here
             self._step_fn(shards, global_batch)
             global_step += 1
             self._step.assign(step)
@@ -426,6 +417,9 @@ class Trainer:
             `overwrite`.
           FloatingPointError: a step gave a non-finite loss (training stops
             before the bad weights reach a checkpoint).
+          KeyboardInterrupt: Ctrl-C, at once or at the latest before the next
+            step, even where Python would drop it (`interrupts.py`); the
+            newest checkpoint is kept and `resume=True` continues from it.
         """
         x, eval_x = data_lib.checked_data(x, validation_data, self.model.data_dim,
                                           self.config.eval_max_examples)
@@ -440,9 +434,10 @@ class Trainer:
                   if self.logdir is not None and self.is_chief else None)
         data = tf.constant(x.astype(np.uint8))  # 4x smaller than float32
         try:
-            for epoch in range(int(self._epoch.numpy()), self.config.epochs):
-                history.append(self._run_epoch(data, epoch, eval_x, writer,
-                                               first_row=not history))
+            with self._interrupts:
+                for epoch in range(int(self._epoch.numpy()), self.config.epochs):
+                    history.append(self._run_epoch(data, epoch, eval_x, writer,
+                                                   first_row=not history))
         finally:
             if writer is not None:
                 writer.close()

@@ -1,0 +1,68 @@
+"""Ctrl-C during training is never lost.
+
+Python raises `KeyboardInterrupt` wherever the main thread is when SIGINT
+arrives. When that is inside a finalizer (a `__del__` method: TensorFlow runs
+many, e.g. when an epoch's dataset iterator is released), Python prints
+"Exception ignored in ..." and carries on, so the Ctrl-C is lost and training
+goes on as if nothing had been pressed. `InterruptGuard` keeps a record of the
+signal: the Trainer calls `check()` before every step, which raises the
+interrupt again if the first one was swallowed. A Ctrl-C therefore stops
+training at once, or at the latest at the next step boundary.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+__all__ = ["InterruptGuard"]
+
+
+class InterruptGuard:
+    """Context manager: SIGINT raises `KeyboardInterrupt`, and again at `check()`.
+
+    Inside the `with` block, SIGINT raises `KeyboardInterrupt` at once (as
+    Python's default handler does) and also records it; `check()` raises it
+    again while the record stands, so an interrupt swallowed by a finalizer
+    still stops the caller's loop. The record is cleared, and the previous
+    handler restored, when the block exits.
+
+    The guard installs its handler only on the main thread and only over
+    Python's default handler (`signal.default_int_handler`): a handler of
+    your own, or one that ignores SIGINT, is left as it is, and `check()`
+    then never raises.
+    """
+
+    def __init__(self):
+        self.pending = False
+        self._previous: Any = None
+
+    def __enter__(self) -> InterruptGuard:
+        self.pending = False
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        del signum, frame  # unused
+        self.pending = True
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raises `KeyboardInterrupt` if a SIGINT arrived in the block.
+
+        Raises:
+          KeyboardInterrupt: a Ctrl-C arrived and has not yet ended the block
+            (its first `KeyboardInterrupt` was swallowed on the way).
+        """
+        if self.pending:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc_info: Any) -> bool:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        self.pending = False
+        return False
