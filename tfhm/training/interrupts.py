@@ -7,12 +7,15 @@ many, e.g. when an epoch's dataset iterator is released), Python prints
 goes on as if nothing had been pressed. `InterruptGuard` keeps a record of the
 signal: the Trainer calls `check()` before every step, which raises the
 interrupt again if the first one was swallowed. A Ctrl-C therefore stops
-training at once, or at the latest at the next step boundary.
+training at once, or at the latest at the next step boundary, and the
+"Exception ignored" report of the swallowed one is not printed (the interrupt
+is not ignored).
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from typing import Any
 
@@ -31,19 +34,27 @@ class InterruptGuard:
     The guard installs its handler only on the main thread and only over
     Python's default handler (`signal.default_int_handler`): a handler of
     your own, or one that ignores SIGINT, is left as it is, and `check()`
-    then never raises.
+    then never raises. While its handler is installed it also wraps
+    `sys.unraisablehook`, to drop the report of a recorded interrupt that a
+    finalizer swallowed; every other report goes to the previous hook.
     """
 
     def __init__(self):
         self.pending = False
         self._previous: Any = None
+        self._previous_hook: Any = None
 
     def __enter__(self) -> InterruptGuard:
         self.pending = False
         if (threading.current_thread() is threading.main_thread()
                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
             self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._on_unraisable
         return self
+
+    def _on_unraisable(self, unraisable: Any) -> None:
+        if not (self.pending and isinstance(unraisable.exc_value, KeyboardInterrupt)):
+            self._previous_hook(unraisable)  # else `check()` raises it again
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         del signum, frame  # unused
@@ -63,6 +74,7 @@ class InterruptGuard:
     def __exit__(self, *exc_info: Any) -> bool:
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+            sys.unraisablehook = self._previous_hook
+            self._previous = self._previous_hook = None
         self.pending = False
         return False
