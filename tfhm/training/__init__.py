@@ -8,7 +8,7 @@ to the very same weights. One module per concern:
 
   config.py    TrainConfig, the hyper-parameters (imports no TensorFlow)
   step.py      the compiled, sharded step (seeds, all-reduce, loss scaling)
-  data.py      the tf.data pipeline of stateless epoch permutations
+  data.py      the tf.data pipeline of stateless epoch permutations, shards
   report.py    per-epoch metrics, TensorBoard summaries, the console line
   trainer.py   Trainer: epochs, checkpoints, resume, the NaN guard
   ../run_dir.py  RunDir: the run folder's files and rules

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfhm import _checks, _seeds
 
-__all__ = ["checked_data", "make_dataset_fn"]
+__all__ = ["checked_data", "make_dataset_fn", "num_shards"]
 
 
 def checked_data(x, validation_data, data_dim: int, eval_max_examples: int
@@ -45,6 +45,46 @@ def checked_data(x, validation_data, data_dim: int, eval_max_examples: int
         validation_data = _checks.binary_array(validation_data, data_dim, "validation_data")
     eval_x = x if validation_data is None else validation_data
     return x, (eval_x[:eval_max_examples] if eval_max_examples else None)
+
+
+def num_shards(model, given_strategy: tf.distribute.Strategy | None,
+               strategy: tf.distribute.Strategy, requested: int, batch_size: int) -> int:
+    """The number of seed shards per global batch, checked against the strategy.
+
+    Args:
+      model: the `HelmholtzMachine` to train.
+      given_strategy: the strategy passed to the Trainer, or None.
+      strategy: the strategy in use (`given_strategy` or the default one).
+      requested: `TrainConfig.num_shards` (0: one shard per replica).
+      batch_size: the global batch size.
+
+    Returns:
+      `requested`, or the number of replicas when it is 0.
+
+    Raises:
+      ValueError: `model` was built outside `given_strategy.scope()`; the
+        shards are not a multiple of the replicas or exceed `batch_size`.
+    """
+    if given_strategy is not None:
+        variable = model.trainable_variables[0]
+        if not given_strategy.extended.variable_created_in_scope(
+                getattr(variable, "value", variable)):
+            raise ValueError(
+                "Under a tf.distribute strategy the model must be built "
+                "inside `strategy.scope()` (its variables are then "
+                f"mirrored). Received: a model built outside the scope of "
+                f"{type(given_strategy).__name__}")
+    replicas = strategy.num_replicas_in_sync
+    shards = requested or replicas
+    if shards % replicas:
+        raise ValueError(
+            f"`num_shards` must be a multiple of the number of replicas "
+            f"({replicas}). Received: num_shards={requested}")
+    if shards > batch_size:
+        raise ValueError(
+            f"`batch_size` must be at least the number of shards "
+            f"({shards}). Received: batch_size={batch_size}")
+    return shards
 
 
 def make_dataset_fn(data: tf.Tensor, epoch: int, start_step: int, *, batch_size: int,

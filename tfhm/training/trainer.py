@@ -128,7 +128,8 @@ class Trainer:
             raise ValueError(f"`config` must be a TrainConfig. Received: {config!r}")
         self.model, self.config = model, config
         self.strategy = strategy or tf.distribute.get_strategy()
-        self._check_strategy(strategy)
+        self.num_shards = data_lib.num_shards(model, strategy, self.strategy,
+                                              config.num_shards, config.batch_size)
         report.check_logdir(logdir)
         self.run_dir = None if run_dir is None else os.fspath(run_dir)
         self.run = None if run_dir is None else RunDir(run_dir)
@@ -161,27 +162,6 @@ class Trainer:
         self._interrupts = InterruptGuard()  # a Ctrl-C is never lost (interrupts.py)
 
     # ------------------------------------------------------------ set-up
-    def _check_strategy(self, strategy: tf.distribute.Strategy | None) -> None:
-        if strategy is not None:
-            variable = self.model.trainable_variables[0]
-            if not strategy.extended.variable_created_in_scope(
-                    getattr(variable, "value", variable)):
-                raise ValueError(
-                    "Under a tf.distribute strategy the model must be built "
-                    "inside `strategy.scope()` (its variables are then "
-                    f"mirrored). Received: a model built outside the scope of "
-                    f"{type(strategy).__name__}")
-        replicas = self.strategy.num_replicas_in_sync
-        self.num_shards = self.config.num_shards or replicas
-        if self.num_shards % replicas:
-            raise ValueError(
-                f"`num_shards` must be a multiple of the number of replicas "
-                f"({replicas}). Received: num_shards={self.config.num_shards}")
-        if self.num_shards > self.config.batch_size:
-            raise ValueError(
-                f"`batch_size` must be at least the number of shards "
-                f"({self.num_shards}). Received: batch_size={self.config.batch_size}")
-
     def _compile(self, wake_optimizer, sleep_optimizer) -> None:
         config = self.config
         with self.strategy.scope():
