@@ -13,11 +13,11 @@ import pytest
 import tensorflow as tf
 
 import tfhm
+from tfhm._interrupts import InterruptGuard
 from tfhm.estimators import step as estimator_step
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
 from tfhm.training import TrainConfig, Trainer
-from tfhm.training.interrupts import InterruptGuard
 
 X_DIGITS, X_DIGITS_TEST = tfhm.datasets.load_digits()
 X_BARS, _ = tfhm.datasets.make_bars(240, seed=0)
@@ -547,6 +547,28 @@ def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_the_trainer(monkeypatch)
     # Outside a fit, the report of such an interrupt reaches the hook again.
     _SigintInFinalizer()
     assert len(reports) == 1 and isinstance(reports[0].exc_value, KeyboardInterrupt)
+
+
+@pytest.mark.parametrize("seed", [0, None])  # tfhm's seeded loop, and Keras' own
+def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_keras_fit(seed, monkeypatch):
+    # The same for `hm.fit`: the callback tfhm adds raises the dropped
+    # interrupt before the 4th batch, so exactly 3 steps ran (of 2 x 10).
+    reports = []
+    monkeypatch.setattr(sys, "unraisablehook", reports.append)
+
+    class CtrlCAfterThirdBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                _SigintInFinalizer()
+
+    hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=seed)
+    hm.compile(num_samples=2)
+    mine = [CtrlCAfterThirdBatch()]
+    with pytest.raises(KeyboardInterrupt):
+        hm.fit(X_BARS[:200], batch_size=20, epochs=2, verbose=0, callbacks=mine)
+    assert int(hm.wake_optimizer.iterations.numpy()) == 3
+    assert reports == [] and len(mine) == 1  # the user's list is not changed
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_the_interrupt_guard_leaves_a_handler_of_yours_alone():

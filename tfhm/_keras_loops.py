@@ -2,8 +2,9 @@
 
 What tfhm adds to the Keras loops: 0/1 checks of arrays (at once) and of
 `tf.data` datasets (batch by batch), the model seed's shuffling of arrays in
-`fit`, and `evaluate(seed=...)`, which evaluates in the blocks and with the
-draws of `tfhm.evaluation.importance_sampled`.
+`fit`, a Ctrl-C in `fit` that is never lost (`tfhm._interrupts`), and
+`evaluate(seed=...)`, which evaluates in the blocks and with the draws of
+`tfhm.evaluation.importance_sampled`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,22 @@ import numpy as np
 import tensorflow as tf
 
 from tfhm import _checks, _model_data, _seeds, evaluation
+from tfhm._interrupts import InterruptGuard
 
 __all__ = ["KerasLoops"]
 
 _IN_MEMORY = (np.ndarray, tf.Tensor, tf.Variable, list)
+
+
+class _RaiseLostInterrupts(keras.callbacks.Callback):
+    """Raises, before each training batch, a Ctrl-C that a finalizer swallowed."""
+
+    def __init__(self, guard: InterruptGuard):
+        super().__init__()
+        self.guard = guard
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.guard.check()
 
 
 class KerasLoops:
@@ -60,8 +73,15 @@ class KerasLoops:
         unseeded): pass `shuffle=False`. Without a model seed, arrays are
         shuffled by Keras, from TensorFlow's global random state (which
         `keras.utils.set_random_seed` fixes).
+
+        A Ctrl-C stops `fit` at once, or at the latest before the next batch,
+        even where Python would drop it (inside a finalizer): with `callbacks`
+        None or a list, tfhm adds a callback that raises it again.
         """
         x = self._checked_input(x, "x")
+        guard = InterruptGuard()
+        if callbacks is None or isinstance(callbacks, list):
+            callbacks = [*(callbacks or []), _RaiseLostInterrupts(guard)]
         if validation_data is not None:
             validation_data = self._checked_input(validation_data, "validation_data")
         common = dict(verbose=verbose, callbacks=callbacks,
@@ -74,7 +94,7 @@ class KerasLoops:
                 "A seeded HelmholtzMachine cannot reproduce Keras' shuffling of "
                 "a PyDataset's batches: pass shuffle=False (and shuffle inside "
                 "the PyDataset with your own seed). Received: shuffle=True")
-        with _model_data.raising_value_errors():
+        with _model_data.raising_value_errors(), guard:
             if self.seed is not None and shuffle and isinstance(x, _IN_MEMORY):
                 self._check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch)
                 history = self._fit_seeded(

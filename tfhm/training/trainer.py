@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
+from tfhm._interrupts import InterruptGuard
 from tfhm.model import HelmholtzMachine
 from tfhm.progress import ProgressBar
 from tfhm.run_dir import RunDir
@@ -31,7 +32,6 @@ from tfhm.training import data as data_lib
 from tfhm.training import report
 from tfhm.training import step as step_lib
 from tfhm.training.config import TrainConfig
-from tfhm.training.interrupts import InterruptGuard
 
 __all__ = ["Trainer", "train"]
 
@@ -159,7 +159,7 @@ class Trainer:
             self._nonfinite)
         self._manager = None
         self._scratch_dir = None
-        self._interrupts = InterruptGuard()  # a Ctrl-C is never lost (interrupts.py)
+        self._interrupts = InterruptGuard()  # a Ctrl-C is never lost (_interrupts.py)
 
     # ------------------------------------------------------------ set-up
     def _compile(self, wake_optimizer, sleep_optimizer) -> None:
@@ -398,7 +398,7 @@ class Trainer:
           FloatingPointError: a step gave a non-finite loss (training stops
             before the bad weights reach a checkpoint).
           KeyboardInterrupt: Ctrl-C, at once or at the latest before the next
-            step, even where Python would drop it (`interrupts.py`); the
+            step, even where Python would drop it (`tfhm/_interrupts.py`); the
             newest checkpoint is kept and `resume=True` continues from it.
         """
         x, eval_x = data_lib.checked_data(x, validation_data, self.model.data_dim,
