@@ -5,8 +5,9 @@ arrives. When that is inside a finalizer (a `__del__` method: TensorFlow runs
 many, e.g. when an epoch's dataset iterator is released), Python prints
 "Exception ignored in ..." and carries on, so the Ctrl-C is lost and training
 goes on as if nothing had been pressed. `InterruptGuard` keeps a record of the
-signal: the Trainer calls `check()` before every step, which raises the
-interrupt again if the first one was swallowed. A Ctrl-C therefore stops
+signal: the Trainer calls `check()` before every step (and `hm.fit`, through a
+callback, before every batch), which raises the interrupt again if the first
+one was swallowed. A Ctrl-C therefore stops
 training at once, or at the latest at the next step boundary, and the
 "Exception ignored" report of the swallowed one is not printed (the interrupt
 is not ignored).
