@@ -7,10 +7,9 @@ many, e.g. when an epoch's dataset iterator is released), Python prints
 goes on as if nothing had been pressed. `InterruptGuard` keeps a record of the
 signal: the Trainer calls `check()` before every step (and `hm.fit`, through a
 callback, before every batch), which raises the interrupt again if the first
-one was swallowed. A Ctrl-C therefore stops
-training at once, or at the latest at the next step boundary, and the
-"Exception ignored" report of the swallowed one is not printed (the interrupt
-is not ignored).
+one was swallowed. A Ctrl-C therefore stops training at once, or at the
+latest at the next step boundary, and the "Exception ignored" report of the
+swallowed one is not printed (the interrupt is not ignored).
 """
 
 from __future__ import annotations
