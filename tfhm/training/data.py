@@ -47,14 +47,14 @@ def checked_data(x, validation_data, data_dim: int, eval_max_examples: int
     return x, (eval_x[:eval_max_examples] if eval_max_examples else None)
 
 
-def num_shards(model, given_strategy: tf.distribute.Strategy | None,
-               strategy: tf.distribute.Strategy, requested: int, batch_size: int) -> int:
+def num_shards(model, strategy: tf.distribute.Strategy | None, requested: int,
+               batch_size: int) -> int:
     """The number of seed shards per global batch, checked against the strategy.
 
     Args:
       model: the `HelmholtzMachine` to train.
-      given_strategy: the strategy passed to the Trainer, or None.
-      strategy: the strategy in use (`given_strategy` or the default one).
+      strategy: the strategy passed to the Trainer, or None (the default
+        strategy, whose scope the model is always in).
       requested: `TrainConfig.num_shards` (0: one shard per replica).
       batch_size: the global batch size.
 
@@ -62,19 +62,19 @@ def num_shards(model, given_strategy: tf.distribute.Strategy | None,
       `requested`, or the number of replicas when it is 0.
 
     Raises:
-      ValueError: `model` was built outside `given_strategy.scope()`; the
+      ValueError: `model` was built outside `strategy.scope()`; the
         shards are not a multiple of the replicas or exceed `batch_size`.
     """
-    if given_strategy is not None:
+    if strategy is not None:
         variable = model.trainable_variables[0]
-        if not given_strategy.extended.variable_created_in_scope(
+        if not strategy.extended.variable_created_in_scope(
                 getattr(variable, "value", variable)):
             raise ValueError(
                 "Under a tf.distribute strategy the model must be built "
                 "inside `strategy.scope()` (its variables are then "
                 f"mirrored). Received: a model built outside the scope of "
-                f"{type(given_strategy).__name__}")
-    replicas = strategy.num_replicas_in_sync
+                f"{type(strategy).__name__}")
+    replicas = (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
     shards = requested or replicas
     if shards % replicas:
         raise ValueError(

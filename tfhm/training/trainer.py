@@ -128,8 +128,8 @@ class Trainer:
             raise ValueError(f"`config` must be a TrainConfig. Received: {config!r}")
         self.model, self.config = model, config
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.num_shards = data_lib.num_shards(model, strategy, self.strategy,
-                                              config.num_shards, config.batch_size)
+        self.num_shards = data_lib.num_shards(model, strategy, config.num_shards,
+                                              config.batch_size)
         report.check_logdir(logdir)
         self.run_dir = None if run_dir is None else os.fspath(run_dir)
         self.run = None if run_dir is None else RunDir(run_dir)
