@@ -248,6 +248,46 @@ def test_save_and_load_round_trip(tmp_path, small_hm):
                                   small_hm.exact_log_likelihood(ALL_X6).numpy())
 
 
+def _conditional_logits(hm, x):
+    """Every conditional's float32 logits for `x` and latents drawn from q."""
+    latents, _ = hm.recognizer.sample(tf.constant(x), 1, tf.constant([3, 4]))
+    below = [tf.constant(x)[None]] + latents[:-1]
+    return ([c.compute_logits(v).numpy()
+             for c, v in zip(hm.recognizer.conditionals, below)]
+            + [c.compute_logits(z).numpy()
+               for c, z in zip(hm.generator.conditionals, latents)])
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_a_dtype_given_to_the_model_reaches_every_layer_and_is_saved(tmp_path, policy):
+    # `dtype=` is what every Keras layer takes. It used to set the policy of
+    # the model object only: every layer inside still computed in float32.
+    arch = dict(data_dim=6, latent_dims=(3, 2), hidden_units=(4,), seed=0)
+    keras.config.set_dtype_policy(policy)
+    try:
+        by_global_policy = tfhm.HelmholtzMachine(**arch)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    hm = tfhm.HelmholtzMachine(**arch, dtype=policy)
+    compute = policy.split("_")[1]
+    dense = [layer for network in (hm.generator, hm.recognizer)
+             for c in network.conditionals for layer in c.hidden_layers + [c.logits_layer]]
+    assert len(dense) == 8
+    assert {layer.dtype_policy.compute_dtype for layer in dense} == {compute}
+    assert hm.generator.prior.dtype_policy.name == policy
+    expected = _conditional_logits(by_global_policy, ALL_X6)
+    for got, want in zip(_conditional_logits(hm, ALL_X6), expected):
+        np.testing.assert_array_equal(got, want)
+    # The comparison has power: float32 layers give other logits.
+    float32 = _conditional_logits(tfhm.HelmholtzMachine(**arch), ALL_X6)
+    assert not all(np.array_equal(a, b) for a, b in zip(float32, expected))
+    hm.save(tmp_path / "m.keras")  # loaded under the float32 global policy
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.dtype_policy.name == policy
+    for got, want in zip(_conditional_logits(loaded, ALL_X6), expected):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_compiled_model_round_trip_keeps_training_config(tmp_path):
     hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
     hm.compile(wake_optimizer=keras.optimizers.Adam(2e-3),

@@ -220,11 +220,11 @@ class DenseBernoulli(keras.layers.Layer):
         seeds = _seeds.initializer_seeds(seed, len(self.hidden_units) + 1)
         self.hidden_layers = [
             keras.layers.Dense(
-                n, activation=activation, name=f"hidden_{i}",
+                n, activation=activation, dtype=self.dtype_policy, name=f"hidden_{i}",
                 kernel_initializer=keras.initializers.GlorotUniform(seeds[i]))
             for i, n in enumerate(self.hidden_units)]
         self.logits_layer = keras.layers.Dense(
-            self.units, name="logits",
+            self.units, dtype=self.dtype_policy, name="logits",
             kernel_initializer=keras.initializers.GlorotUniform(seeds[-1]))
 
     def build(self, input_shape):

@@ -49,6 +49,9 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         `predict` and of the `seed=None` methods) and `fit`'s shuffling of
         arrays (see `fit`). With a seed, the same data and calls give the
         same weights and numbers, with no `keras.utils.set_random_seed`.
+      **kwargs: `keras.Model` arguments: `name`, and `dtype`, a dtype policy
+        (e.g. `"mixed_bfloat16"`) for every layer of both networks; by
+        default the global policy. Log-densities stay float32 either way.
 
     #### Examples
 
@@ -78,8 +81,8 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         super().__init__(**kwargs)
         arch = self._set_architecture(data_dim, latent_dims, hidden_units,
                                       activation, seed)
-        self.generator = Generator(**arch, name="generator")
-        self.recognizer = Recognizer(**arch, name="recognizer")
+        self.generator = Generator(**arch, dtype=self.dtype_policy, name="generator")
+        self.recognizer = Recognizer(**arch, dtype=self.dtype_policy, name="recognizer")
         self.seed_generator = keras.random.SeedGenerator(
             None if seed is None else int(seed), name="seed_generator")
         self._trackers = {

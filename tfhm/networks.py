@@ -90,7 +90,8 @@ class Architecture:
         return {"name": self.name, "data_dim": self.data_dim,
                 "latent_dims": self.latent_dims,
                 "hidden_units": self.hidden_units,
-                "activation": self.activation, "seed": self.seed}
+                "activation": self.activation, "seed": self.seed,
+                "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
 
 
 class _Network(Architecture, keras.Model):
@@ -104,7 +105,8 @@ class _Network(Architecture, keras.Model):
 
     def _dense_bernoulli(self, units, input_dim, seed, name):
         layer = DenseBernoulli(units, hidden_units=self.hidden_units,
-                               activation=self.activation, seed=seed, name=name)
+                               activation=self.activation, seed=seed,
+                               dtype=self.dtype_policy, name=name)
         layer.build((None, input_dim))
         return layer
 
@@ -154,7 +156,8 @@ class Generator(_Network):
         below = (self.data_dim,) + self.latent_dims[:-1]
         seeds = _seeds.network_initializer_seeds(seed, "generator",
                                                  len(self.latent_dims))
-        self.prior = BernoulliPrior(self.latent_dims[-1], name="prior")
+        self.prior = BernoulliPrior(self.latent_dims[-1], dtype=self.dtype_policy,
+                                    name="prior")
         self.conditionals = [
             self._dense_bernoulli(below[l], self.latent_dims[l], seeds[l],
                                   name=f"p_{'x' if l == 0 else f'z{l}'}_given_z{l + 1}")
