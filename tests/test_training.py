@@ -571,6 +571,36 @@ def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_keras_fit(seed, monkeypa
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+@pytest.mark.parametrize("kind", ["tuple", "single", "CallbackList"])
+def test_keras_fit_raises_a_swallowed_ctrl_c_whatever_form_the_callbacks_take(kind):
+    # Keras takes a tuple, a single callback or a CallbackList as well as a
+    # list; each gets the callback that raises the dropped interrupt.
+    class CtrlCAfterThirdBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                _SigintInFinalizer()
+
+    hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=0)
+    hm.compile(num_samples=2)
+    mine = CtrlCAfterThirdBatch()
+    callbacks = {"tuple": (mine,), "single": mine,
+                 "CallbackList": keras.callbacks.CallbackList([mine], model=hm)}[kind]
+    with pytest.raises(KeyboardInterrupt):
+        hm.fit(X_BARS[:200], batch_size=20, epochs=2, verbose=0, callbacks=callbacks)
+    assert int(hm.wake_optimizer.iterations.numpy()) == 3
+    if kind == "CallbackList":  # the callback was there for this call only
+        assert callbacks.callbacks == [mine]
+
+
+def test_a_ctrl_c_swallowed_after_the_last_check_is_raised_when_the_guard_exits():
+    with pytest.raises(KeyboardInterrupt):
+        with InterruptGuard():
+            _SigintInFinalizer()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with InterruptGuard():  # the record went with the block that had it
+        pass
+
+
 def test_the_interrupt_guard_leaves_a_handler_of_yours_alone():
     seen = []
     previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))

@@ -29,7 +29,9 @@ class InterruptGuard:
     Python's default handler does) and also records it; `check()` raises it
     again while the record stands, so an interrupt swallowed by a finalizer
     still stops the caller's loop. The record is cleared, and the previous
-    handler restored, when the block exits.
+    handler restored, when the block exits; a block that ends normally with
+    the record standing (no `check()` came after a swallowed interrupt)
+    raises it on the way out, so a Ctrl-C is never lost.
 
     The guard installs its handler only on the main thread and only over
     Python's default handler (`signal.default_int_handler`): a handler of
@@ -71,10 +73,13 @@ class InterruptGuard:
         if self.pending:
             raise KeyboardInterrupt
 
-    def __exit__(self, *exc_info: Any) -> bool:
+    def __exit__(self, exc_type: Any, *exc_info: Any) -> bool:
+        lost = self.pending and exc_type is None
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
             sys.unraisablehook = self._previous_hook
             self._previous = self._previous_hook = None
         self.pending = False
+        if lost:  # no `check()` came after the swallowed one: raise it here
+            raise KeyboardInterrupt
         return False

@@ -9,7 +9,9 @@ What tfhm adds to the Keras loops: 0/1 checks of arrays (at once) and of
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -32,6 +34,32 @@ class _RaiseLostInterrupts(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.guard.check()
+
+
+@contextlib.contextmanager
+def _added_to(callback_list: keras.callbacks.CallbackList, callback) -> Iterator[None]:
+    callback_list.callbacks.append(callback)
+    try:
+        yield
+    finally:
+        callback_list.callbacks.remove(callback)
+
+
+def _with_interrupt_raiser(callbacks, guard: InterruptGuard) -> tuple:
+    """`fit`'s callbacks with `_RaiseLostInterrupts`, and a context to enter.
+
+    A list, tuple or single callback is copied into a new list; a
+    `CallbackList` (which Keras uses as it is) gets the callback for the
+    duration of the context only.
+    """
+    raiser = _RaiseLostInterrupts(guard)
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        return callbacks, _added_to(callbacks, raiser)
+    if callbacks is None:
+        callbacks = []
+    elif isinstance(callbacks, keras.callbacks.Callback):
+        callbacks = [callbacks]
+    return [*callbacks, raiser], contextlib.nullcontext()
 
 
 class KerasLoops:
@@ -75,13 +103,13 @@ class KerasLoops:
         `keras.utils.set_random_seed` fixes).
 
         A Ctrl-C stops `fit` at once, or at the latest before the next batch,
-        even where Python would drop it (inside a finalizer): with `callbacks`
-        None or a list, tfhm adds a callback that raises it again.
+        even where Python would drop it (inside a finalizer): tfhm adds a
+        callback that raises it again (to a copy of a list or tuple of
+        callbacks; to a `keras.callbacks.CallbackList` for the call only).
         """
         x = self._checked_input(x, "x")
         guard = InterruptGuard()
-        if callbacks is None or isinstance(callbacks, list):
-            callbacks = [*(callbacks or []), _RaiseLostInterrupts(guard)]
+        callbacks, added = _with_interrupt_raiser(callbacks, guard)
         if validation_data is not None:
             validation_data = self._checked_input(validation_data, "validation_data")
         common = dict(verbose=verbose, callbacks=callbacks,
@@ -94,7 +122,7 @@ class KerasLoops:
                 "A seeded HelmholtzMachine cannot reproduce Keras' shuffling of "
                 "a PyDataset's batches: pass shuffle=False (and shuffle inside "
                 "the PyDataset with your own seed). Received: shuffle=True")
-        with _model_data.raising_value_errors(), guard:
+        with _model_data.raising_value_errors(), guard, added:
             if self.seed is not None and shuffle and isinstance(x, _IN_MEMORY):
                 self._check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch)
                 history = self._fit_seeded(
