@@ -514,6 +514,52 @@ def test_seeded_fit_refuses_what_it_cannot_reproduce():
     assert hm.wake_optimizer.iterations.numpy() == 4  # 80 examples, batches of 20
 
 
+@pytest.mark.parametrize("seed", [0, None])  # tfhm's seeded loop, and Keras' own
+@pytest.mark.parametrize("kwargs, match", [
+    # Keras trains batch_size=0 in batches of 32 and splits off a negative
+    # number of rows for validation_split >= 1.
+    (dict(batch_size=0), r"`batch_size` must be a positive int.*batch_size=0"),
+    (dict(batch_size=2.5), r"`batch_size` must be a positive int.*batch_size=2\.5"),
+    (dict(validation_split=1.5), r"`validation_split` must be a float in \[0, 1\).*1\.5"),
+    (dict(validation_split=-0.1), r"`validation_split` must be.*-0\.1"),
+    # Callbacks that would watch a log fit never writes (Keras warns each
+    # epoch and the callback never acts), or that would watch it upside down.
+    (dict(callbacks=[keras.callbacks.EarlyStopping()]),
+     r"EarlyStopping monitors 'val_loss', which HelmholtzMachine.fit does not log.*"
+     r"fit logs wake_loss, sleep_loss, elbo, ess, and with validation_data"),
+    (dict(callbacks=[keras.callbacks.ReduceLROnPlateau(monitor="val_elbo", mode="max")]),
+     r"ReduceLROnPlateau monitors 'val_elbo'.*does not log"),  # no validation here
+    (dict(callbacks=(keras.callbacks.EarlyStopping(monitor="elbo", mode="min"),)),
+     r"EarlyStopping would treat a fall of 'elbo' as progress: pass mode='max'"),
+    (dict(validation_split=0.2, callbacks=[keras.callbacks.ModelCheckpoint(
+        "m.keras", monitor="val_log_likelihood", save_best_only=True, mode="min")]),
+     r"ModelCheckpoint would treat a fall of 'val_log_likelihood'.*mode='max'"),
+    (dict(callbacks=[keras.callbacks.EarlyStopping(monitor="wake_loss", mode="max")]),
+     r"treat a rise of 'wake_loss' as progress: pass mode='min'"),
+])
+def test_fit_refuses_what_keras_would_coerce_or_ignore(seed, kwargs, match):
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=seed)
+    hm.compile(num_samples=2)
+    with pytest.raises(ValueError, match=match):
+        hm.fit(x[:40], epochs=1, verbose=0, **kwargs)
+    assert hm.wake_optimizer.iterations.numpy() == 0
+
+
+def test_fit_takes_the_callbacks_that_watch_what_it_logs(tmp_path):
+    x, _ = tfhm.datasets.load_digits()
+    hm = _compiled()
+    stop = keras.callbacks.EarlyStopping(monitor="elbo", mode="max", patience=0)
+    history = hm.fit(x[:40], batch_size=20, epochs=3, verbose=0, validation_split=0.5,
+                     callbacks=[stop, keras.callbacks.ModelCheckpoint(tmp_path / "m.keras"),
+                                keras.callbacks.ModelCheckpoint(
+                                    tmp_path / "b.keras", monitor="val_log_likelihood",
+                                    mode="max", save_best_only=True)])
+    assert len(history.history["elbo"]) == (stop.stopped_epoch + 1 if stop.stopped_epoch
+                                            else 3)
+    assert (tmp_path / "m.keras").exists() and (tmp_path / "b.keras").exists()
+
+
 @pytest.mark.parametrize("bad, match", [
     (0.5, r"only the values 0 and 1.*x\[\d+, \d+\]=0\.5 in batch 0.*"),
     (np.nan, r"only the values 0 and 1.*=nan in batch 0"),

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tfhm import _checks, _model_data, _seeds, evaluation
 from tfhm._interrupts import InterruptGuard
+from tfhm.estimators import step as estimator_step
 
 __all__ = ["KerasLoops"]
 
@@ -60,6 +61,53 @@ def _with_interrupt_raiser(callbacks, guard: InterruptGuard) -> tuple:
     elif isinstance(callbacks, keras.callbacks.Callback):
         callbacks = [callbacks]
     return [*callbacks, raiser], contextlib.nullcontext()
+
+
+# What `test_step` logs; `fit` logs these with a `val_` prefix when it validates.
+EVAL_LOG_NAMES = ("elbo", "log_likelihood")
+_HIGHER_IS_BETTER = ("elbo", "log_likelihood", "ess")
+
+
+def _check_monitors(callbacks, validating: bool) -> None:
+    """Refuses a callback that would watch a log `fit` never writes, or the wrong way.
+
+    Keras only warns, once an epoch, about a `monitor` it cannot find (the
+    default `"val_loss"` is one: a Helmholtz machine has no single loss), and
+    the callback never acts.
+    """
+    logged = list(estimator_step.LOG_NAMES) + (
+        [f"val_{name}" for name in EVAL_LOG_NAMES] if validating else [])
+    for callback in getattr(callbacks, "callbacks", callbacks):
+        monitor = getattr(callback, "monitor", None)
+        if not isinstance(monitor, str) or (
+                isinstance(callback, keras.callbacks.ModelCheckpoint)
+                and not callback.save_best_only):  # then it does not monitor
+            continue
+        kind = type(callback).__name__
+        if monitor not in logged:
+            raise ValueError(
+                f"{kind} monitors {monitor!r}, which HelmholtzMachine.fit does not "
+                f"log, so it would never act. fit logs {', '.join(logged)}"
+                + ("" if validating else ", and with validation_data or "
+                   "validation_split also val_elbo and val_log_likelihood")
+                + f"; e.g. {kind}(monitor='val_log_likelihood', mode='max'). "
+                f"Received: monitor={monitor!r}")
+        better = "max" if monitor.removeprefix("val_") in _HIGHER_IS_BETTER else "min"
+        mode = getattr(callback, "mode", better)  # "auto": Keras asks for one
+        if mode in ("min", "max") and mode != better:
+            raise ValueError(
+                f"{kind} would treat a {'fall' if better == 'max' else 'rise'} of "
+                f"{monitor!r} as progress: pass mode={better!r}. Received: mode={mode!r}")
+
+
+def _check_fit_arguments(batch_size, validation_split) -> None:
+    """What Keras' `fit` coerces silently: `batch_size=0` (to 32), a split >= 1."""
+    if batch_size is not None:
+        _checks.positive_int("batch_size", batch_size)
+    if isinstance(validation_split, bool) or not isinstance(
+            validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
+        raise ValueError("`validation_split` must be a float in [0, 1). "
+                         f"Received: validation_split={validation_split!r}")
 
 
 class KerasLoops:
@@ -108,6 +156,9 @@ class KerasLoops:
         callbacks; to a `keras.callbacks.CallbackList` for the call only).
         """
         x = self._checked_input(x, "x")
+        _check_fit_arguments(batch_size, validation_split)
+        _check_monitors(callbacks if callbacks is not None else [],
+                        validation_data is not None or validation_split > 0)
         guard = InterruptGuard()
         callbacks, added = _with_interrupt_raiser(callbacks, guard)
         if validation_data is not None:
@@ -126,8 +177,8 @@ class KerasLoops:
             if self.seed is not None and shuffle and isinstance(x, _IN_MEMORY):
                 self._check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch)
                 history = self._fit_seeded(
-                    x, batch_size or 32, epochs, initial_epoch, validation_split,
-                    validation_data, common)
+                    x, 32 if batch_size is None else batch_size, epochs,
+                    initial_epoch, validation_split, validation_data, common)
             else:
                 history = super().fit(
                     x, y, batch_size=batch_size, epochs=epochs,

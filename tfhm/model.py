@@ -19,7 +19,7 @@ import keras
 import tensorflow as tf
 
 from tfhm import _checks, _model_data, _seeds, evaluation, inpainting, objectives
-from tfhm._keras_loops import KerasLoops
+from tfhm._keras_loops import EVAL_LOG_NAMES, KerasLoops
 from tfhm._optimizers import LinkedOptimizers, loss_scaled
 from tfhm.algorithms import Algorithm, RecognizerUpdate
 from tfhm.estimators import step as estimator_step
@@ -267,10 +267,9 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             with tf.control_dependencies([x]):  # as in train_step
                 seed = tf.cast(self.seed_generator.next(), tf.int32)
         block = evaluation.block_estimates(self, x, self.eval_num_samples, seed)
-        for name in ("elbo", "log_likelihood"):
+        for name in EVAL_LOG_NAMES:
             self._trackers[name].update_state(block[name])
-        return {name: self._trackers[name].result()
-                for name in ("elbo", "log_likelihood")}
+        return {name: self._trackers[name].result() for name in EVAL_LOG_NAMES}
 
     def call(self, inputs):
         """A one-sample ELBO per example, float32 `[batch]` (what `predict` returns).
