@@ -91,6 +91,22 @@ def test_binarize_dynamic_and_threshold():
         datasets.binarize(np.array([[0.0, 255.0]]))
     with pytest.raises(ValueError, match="NaN=True"):
         datasets.binarize(np.array([[np.nan, 0.5]]))
+    np.testing.assert_array_equal(datasets.binarize(np.array([[0.2, 1.0]]), threshold=1),
+                                  [[0.0, 1.0]])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    # These made every pixel 1 (threshold <= 0) or 0 (> 1, NaN) without a word.
+    (dict(threshold=0.0), r"`threshold` must be a float in \(0, 1\].*threshold=0\.0"),
+    (dict(threshold=128), r"`threshold` must be.*threshold=128"),
+    (dict(threshold=float("nan")), r"`threshold` must be.*threshold=nan"),
+    (dict(threshold=True), r"`threshold` must be.*threshold=True"),
+    # The seed was ignored.
+    (dict(threshold=0.5, seed=0), r"`seed`.*or `threshold`, not both.*seed=0"),
+])
+def test_binarize_refuses_a_threshold_that_decides_nothing(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        datasets.binarize(np.array([[0.2, 0.7]]), **kwargs)
 
 
 @pytest.mark.parametrize("kwargs, match", [

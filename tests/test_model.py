@@ -522,6 +522,14 @@ def test_seeded_fit_refuses_what_it_cannot_reproduce():
     (dict(batch_size=2.5), r"`batch_size` must be a positive int.*batch_size=2\.5"),
     (dict(validation_split=1.5), r"`validation_split` must be a float in \[0, 1\).*1\.5"),
     (dict(validation_split=-0.1), r"`validation_split` must be.*-0\.1"),
+    (dict(validation_split=0.5, validation_batch_size=0),
+     r"`validation_batch_size` must be a positive integer"),
+    (dict(validation_split=0.5, validation_freq=0),  # Keras: ZeroDivisionError
+     r"`validation_freq` must be a positive integer"),
+    (dict(epochs=1, initial_epoch=3),  # Keras trains nothing
+     r"`epochs` must be an integer >= initial_epoch.*epochs=1, initial_epoch=3"),
+    (dict(epochs=1.5), r"`epochs` must be an integer.*epochs=1\.5"),  # Keras: TypeError
+    (dict(initial_epoch=-1), r"`initial_epoch` must be an integer >= 0"),
     # Callbacks that would watch a log fit never writes (Keras warns each
     # epoch and the callback never acts), or that would watch it upside down.
     (dict(callbacks=[keras.callbacks.EarlyStopping()]),
@@ -542,8 +550,15 @@ def test_fit_refuses_what_keras_would_coerce_or_ignore(seed, kwargs, match):
     hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=seed)
     hm.compile(num_samples=2)
     with pytest.raises(ValueError, match=match):
-        hm.fit(x[:40], epochs=1, verbose=0, **kwargs)
+        hm.fit(x[:40], verbose=0, **{"epochs": 1, **kwargs})
     assert hm.wake_optimizer.iterations.numpy() == 0
+
+
+@pytest.mark.parametrize("seed", [None, 0])
+def test_evaluate_refuses_batch_size_0(seed):
+    x, _ = tfhm.datasets.load_digits()
+    with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer.*=0"):
+        _compiled().evaluate(x[:40], batch_size=0, seed=seed, verbose=0)
 
 
 def test_fit_takes_the_callbacks_that_watch_what_it_logs(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 from collections.abc import Iterator
 
 import keras
@@ -100,12 +101,29 @@ def _check_monitors(callbacks, validating: bool) -> None:
                 f"{monitor!r} as progress: pass mode={better!r}. Received: mode={mode!r}")
 
 
-def _check_fit_arguments(batch_size, validation_split) -> None:
-    """What Keras' `fit` coerces silently: `batch_size=0` (to 32), a split >= 1."""
-    if batch_size is not None:
-        _checks.positive_int("batch_size", batch_size)
+def _check_fit_arguments(batch_size, epochs, initial_epoch, validation_split,
+                         validation_batch_size, validation_freq) -> None:
+    """What Keras' `fit` coerces silently or trips over.
+
+    Keras trains `batch_size=0` in batches of 32, splits off a negative
+    number of rows for `validation_split >= 1`, trains nothing for `epochs`
+    below `initial_epoch` and divides by a `validation_freq` of 0.
+    """
+    for name, value in (("batch_size", batch_size),
+                        ("validation_batch_size", validation_batch_size)):
+        if value is not None:
+            _checks.positive_int(name, value)
+    _checks.positive_int("validation_freq", validation_freq)
+    _checks.int_in_range("initial_epoch", initial_epoch, 0)
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or (
+            epochs < initial_epoch):
+        raise ValueError(
+            "`epochs` must be an integer >= initial_epoch: it is the index of the "
+            "last epoch, not a count (Keras' meaning), so epochs < initial_epoch "
+            f"would train nothing. Received: epochs={epochs!r}, "
+            f"initial_epoch={initial_epoch!r}")
     if isinstance(validation_split, bool) or not isinstance(
-            validation_split, (int, float)) or not 0.0 <= validation_split < 1.0:
+            validation_split, numbers.Real) or not 0.0 <= validation_split < 1.0:
         raise ValueError("`validation_split` must be a float in [0, 1). "
                          f"Received: validation_split={validation_split!r}")
 
@@ -156,7 +174,8 @@ class KerasLoops:
         callbacks; to a `keras.callbacks.CallbackList` for the call only).
         """
         x = self._checked_input(x, "x")
-        _check_fit_arguments(batch_size, validation_split)
+        _check_fit_arguments(batch_size, epochs, initial_epoch, validation_split,
+                             validation_batch_size, validation_freq)
         _check_monitors(callbacks if callbacks is not None else [],
                         validation_data is not None or validation_split > 0)
         guard = InterruptGuard()
@@ -239,6 +258,8 @@ class KerasLoops:
         rounding of the mean; `batch_size` must then be left out. Without a
         seed every batch draws the next seed of the model's seed generator.
         """
+        if batch_size is not None:  # Keras would evaluate batch_size=0 in 32s
+            _checks.positive_int("batch_size", batch_size)
         if seed is None:
             with _model_data.raising_value_errors():
                 return super().evaluate(

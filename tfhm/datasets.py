@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import numbers
 import os
 from typing import Any
 
@@ -277,16 +278,25 @@ def binarize(images: Any, seed: int | None = None,
 
     Args:
       images: array `[..., pixels]` of intensities in [0, 1].
-      seed: int or None, seeds the dynamic draw (ignored with `threshold`).
-      threshold: None for dynamic binarization, else pixels >= threshold
-        become 1.
+      seed: int or None, seeds the dynamic draw (not with `threshold`).
+      threshold: None for dynamic binarization, else a float in (0, 1]:
+        pixels >= threshold become 1.
 
     Returns:
       float32 array of the same shape, values 0/1.
 
     Raises:
-      ValueError: intensities outside [0, 1] or NaN.
+      ValueError: intensities outside [0, 1] or NaN; a threshold outside
+        (0, 1] (every pixel would become 1, or 0), or a seed with it.
     """
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not (
+                0.0 < threshold <= 1.0):  # NaN fails the comparison too
+            raise ValueError("`threshold` must be a float in (0, 1] (intensities are "
+                             f"in [0, 1]). Received: threshold={threshold!r}")
+        if seed is not None:
+            raise ValueError("Pass `seed` (dynamic binarization) or `threshold`, not "
+                             f"both. Received: seed={seed!r}, threshold={threshold!r}")
     images = np.asarray(images, dtype=np.float64)
     if not np.all((images >= 0) & (images <= 1)):
         raise ValueError(
