@@ -142,6 +142,10 @@ def test_export_is_a_subcommand_of_the_same_parser(monkeypatch, capsys):
     (["--data", "mnist:/no/such/dir"], "no such file"),
     (["--lr-wake", "-1"], "positive float.*'-1'"),
     (["--epochs", "two"], "positive int.*'two'"),
+    # A value of the right type but out of range says the range ("expected a
+    # int. Received: '-5'" said neither).
+    (["--seed", "-5"], r"--seed: expected an int\. Received: '-5' \(`seed` must be an "
+                       r"integer in \[0, 2147483647\]"),
 ])
 def test_bad_arguments_exit_2(argv, match, tmp_path, capsys):
     status, _, err = _run(["train", "--out", str(tmp_path / "r")] + argv, capsys)

@@ -132,15 +132,17 @@ def _field_type(name: str, kind: str) -> Callable[[str], Any]:
     zero_ok = kind != "str" and _accepts(name, convert(0))
     label = {"int": "int", "float": "float", "str": "value"}[kind]
     label = label if zero_ok or kind == "str" else f"positive {label}"
+    article = "an" if label[0] in "aeiou" else "a"
 
     def parse(text: str) -> Any:
         try:
             value = convert(text)
             TrainConfig(**{name: value})
         except ValueError as error:
-            detail = f" ({error})" if kind == "str" else ""
+            # "positive" says it all; else TrainConfig's rule says what was wrong.
+            detail = "" if label.startswith("positive") else f" ({error})"
             raise argparse.ArgumentTypeError(
-                f"expected a {label}. Received: {text!r}{detail}") from None
+                f"expected {article} {label}. Received: {text!r}{detail}") from None
         return value
 
     parse.__name__ = label  # argparse names the type in some messages
