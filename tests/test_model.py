@@ -436,6 +436,17 @@ def test_learning_rate_scheduler_drives_both_optimizers():
     np.testing.assert_allclose(seen, list(zip(expected_wake, expected_sleep)), rtol=1e-6)
 
 
+def test_compile_refuses_one_optimizer_object_for_both_phases():
+    # Keras refused it only at the first training step, naming a variable.
+    adam = keras.optimizers.Adam(1e-3)
+    with pytest.raises(ValueError, match="two optimizer objects.*the same Adam object"):
+        tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,)).compile(
+            wake_optimizer=adam, sleep_optimizer=adam)
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,))
+    hm.compile(wake_optimizer="adam", sleep_optimizer="adam")  # two new objects
+    assert hm.wake_optimizer is not hm.sleep_optimizer
+
+
 def test_reduce_lr_on_plateau_drives_both_optimizers():
     x, _ = tfhm.datasets.load_digits()
     hm = _compiled()

@@ -12,15 +12,31 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["LinkedOptimizers", "loss_scaled"]
+__all__ = ["LinkedOptimizers", "phase_optimizers"]
 
 
-def loss_scaled(optimizer: keras.optimizers.Optimizer,
-                scale: bool) -> keras.optimizers.Optimizer:
-    """`optimizer` wrapped in Keras' `LossScaleOptimizer` when `scale` (once)."""
-    if scale and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        return keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
+def phase_optimizers(wake, sleep, scale: bool) -> tuple:
+    """`compile`'s two optimizers, each in a `LossScaleOptimizer` when `scale`.
+
+    Args:
+      wake, sleep: optimizers or their identifiers (`"adam"`, a config).
+      scale: wrap each in Keras' `LossScaleOptimizer` (once) for mixed_float16.
+
+    Raises:
+      ValueError: one optimizer object for both phases. Each keeps slots for
+        its own network's weights; Keras would refuse it only at the first
+        training step, naming a variable.
+    """
+    wake, sleep = keras.optimizers.get(wake), keras.optimizers.get(sleep)
+    if wake is sleep:
+        raise ValueError(
+            "wake_optimizer and sleep_optimizer must be two optimizer objects: "
+            "each keeps state (e.g. Adam's moments) for its own network. Received "
+            f"the same {type(wake).__name__} object for both.")
+    if scale:
+        wake, sleep = (o if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                       else keras.optimizers.LossScaleOptimizer(o) for o in (wake, sleep))
+    return wake, sleep
 
 
 class _RateView:

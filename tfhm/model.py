@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from tfhm import _checks, _model_data, _seeds, evaluation, inpainting, objectives
 from tfhm._keras_loops import EVAL_LOG_NAMES, KerasLoops
-from tfhm._optimizers import LinkedOptimizers, loss_scaled
+from tfhm._optimizers import LinkedOptimizers, phase_optimizers
 from tfhm.algorithms import Algorithm, RecognizerUpdate
 from tfhm.estimators import step as estimator_step
 from tfhm.networks import Architecture, Generator, Recognizer
@@ -176,7 +176,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             valid ones), a K the estimator refuses, `eval_num_samples` < 1, a
             recognizer update other than "sleep" with wake-sleep, `insomnia`
             outside [0, 1] or with another estimator, or a
-            `loss`/`optimizer`/`metrics` argument.
+            `loss`/`optimizer`/`metrics` argument, or one optimizer for both.
         """
         for key in ("optimizer", "loss", "metrics"):
             if key in kwargs:
@@ -195,8 +195,8 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             super().compile(auto_scale_loss=False, **kwargs)
         finally:
             self._in_keras_compile = False
-        self.wake_optimizer = loss_scaled(keras.optimizers.get(wake_optimizer), scale)
-        self.sleep_optimizer = loss_scaled(keras.optimizers.get(sleep_optimizer), scale)
+        self.wake_optimizer, self.sleep_optimizer = phase_optimizers(
+            wake_optimizer, sleep_optimizer, scale)
         estimator.build(self.data_dim, seed=self.seed)  # NVIL's baseline
         self.wake_optimizer.build(self.generator.trainable_variables)
         self.sleep_optimizer.build(
