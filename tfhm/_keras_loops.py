@@ -76,8 +76,8 @@ def _check_monitors(callbacks, validating: bool) -> None:
     default `"val_loss"` is one: a Helmholtz machine has no single loss), and
     the callback never acts.
     """
-    logged = list(estimator_step.LOG_NAMES) + (
-        [f"val_{name}" for name in EVAL_LOG_NAMES] if validating else [])
+    validation = [f"val_{name}" for name in EVAL_LOG_NAMES]
+    logged = list(estimator_step.LOG_NAMES) + (validation if validating else [])
     for callback in getattr(callbacks, "callbacks", callbacks):
         monitor = getattr(callback, "monitor", None)
         if not isinstance(monitor, str) or (
@@ -90,7 +90,7 @@ def _check_monitors(callbacks, validating: bool) -> None:
                 f"{kind} monitors {monitor!r}, which HelmholtzMachine.fit does not "
                 f"log, so it would never act. fit logs {', '.join(logged)}"
                 + ("" if validating else ", and with validation_data or "
-                   "validation_split also val_elbo and val_log_likelihood")
+                   f"validation_split also {' and '.join(validation)}")
                 + f"; e.g. {kind}(monitor='val_log_likelihood', mode='max'). "
                 f"Received: monitor={monitor!r}")
         better = "max" if monitor.removeprefix("val_") in _HIGHER_IS_BETTER else "min"
