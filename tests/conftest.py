@@ -1,6 +1,7 @@
 """Shared test setup: quiet TensorFlow, and a small trained model to export."""
 
 import os
+import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -25,3 +26,16 @@ def hm():
                   algorithm="reweighted_wake_sleep", num_samples=3)
     model.fit(x[:200], batch_size=50, epochs=2, verbose=0)
     return model
+
+
+@pytest.fixture
+def default_sigint():
+    """Python's own SIGINT handler for the test, whatever started the suite.
+
+    A shell without job control starts background jobs with SIGINT ignored,
+    and Python then keeps SIG_IGN: tfhm's interrupt guard rightly leaves that
+    alone, and the Ctrl-C tests would test nothing.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

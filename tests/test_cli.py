@@ -462,7 +462,8 @@ def test_real_ctrl_c_and_quiet_tensorflow(tmp_path):
         [sys.executable, "-m", "tfhm.cli", "train", "--data", "bars", "--latent-dims", "4",
          "--hidden-units", "", "--epochs", "100000", "--checkpoint-every", "5", "--quiet",
          "--out", str(run)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True,  # with SIGINT as it would be in a terminal, whoever started pytest
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     state = run / "checkpoints" / "checkpoint"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None and not state.exists():

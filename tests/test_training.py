@@ -515,6 +515,7 @@ class _SigintInFinalizer:
         signal.raise_signal(signal.SIGINT)
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_the_trainer(monkeypatch):
     # A KeyboardInterrupt raised inside `__del__` is dropped by Python (an
     # "Exception ignored" report) and the loop would train on: without the
@@ -550,6 +551,7 @@ def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_the_trainer(monkeypatch)
 
 
 @pytest.mark.parametrize("seed", [0, None])  # tfhm's seeded loop, and Keras' own
+@pytest.mark.usefixtures("default_sigint")
 def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_keras_fit(seed, monkeypatch):
     # The same for `hm.fit`: the callback tfhm adds raises the dropped
     # interrupt before the 4th batch, so exactly 3 steps ran (of 2 x 10).
@@ -572,6 +574,7 @@ def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_keras_fit(seed, monkeypa
 
 
 @pytest.mark.parametrize("kind", ["tuple", "single", "CallbackList"])
+@pytest.mark.usefixtures("default_sigint")
 def test_keras_fit_raises_a_swallowed_ctrl_c_whatever_form_the_callbacks_take(kind):
     # Keras takes a tuple, a single callback or a CallbackList as well as a
     # list; each gets the callback that raises the dropped interrupt.
@@ -592,6 +595,7 @@ def test_keras_fit_raises_a_swallowed_ctrl_c_whatever_form_the_callbacks_take(ki
         assert callbacks.callbacks == [mine]
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_a_ctrl_c_swallowed_after_the_last_check_is_raised_when_the_guard_exits():
     with pytest.raises(KeyboardInterrupt):
         with InterruptGuard():

@@ -176,10 +176,9 @@ class KerasLoops:
         x = self._checked_input(x, "x")
         _check_fit_arguments(batch_size, epochs, initial_epoch, validation_split,
                              validation_batch_size, validation_freq)
-        _check_monitors(callbacks if callbacks is not None else [],
-                        validation_data is not None or validation_split > 0)
         guard = InterruptGuard()
-        callbacks, added = _with_interrupt_raiser(callbacks, guard)
+        callbacks, added = _with_interrupt_raiser(callbacks, guard)  # a list or CallbackList
+        _check_monitors(callbacks, validation_data is not None or validation_split > 0)
         if validation_data is not None:
             validation_data = self._checked_input(validation_data, "validation_data")
         common = dict(verbose=verbose, callbacks=callbacks,
