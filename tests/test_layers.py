@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
+from scipy import stats
 from scipy.special import expit
 
 from tfhm import layers
@@ -62,6 +63,80 @@ def test_sample_bernoulli_frequencies_and_determinism():
     np.testing.assert_array_equal(samples, again)
     other = layers.sample_bernoulli(dist, tf.constant([4, 3]), sample_shape=(n,))
     assert not np.array_equal(samples, other.numpy())
+
+
+# Issue 28: the draw of a unit far in a logit's tail. The old draw compared
+# a float32 uniform (grid 2^-23) with sigmoid(logit): a unit at logit -30 came
+# on at rate 2^-23 = 1.2e-7 instead of e^-30, and one at +17 never went off.
+SATURATED = np.r_[np.full(20, -17.0), np.full(20, 17.0),
+                  np.linspace(-30.0, -40.0, 6), np.linspace(30.0, 40.0, 6)]
+
+
+def _assert_poisson(count, mean, what):
+    # Two-sided: a correct sampler fails with probability below 2e-7.
+    lo, hi = stats.poisson.ppf(1e-7, mean), stats.poisson.isf(1e-7, mean)
+    assert lo <= count <= hi, (what, count, mean, (lo, hi))
+
+
+@pytest.mark.parametrize("antithetic", [False, True])
+def test_sample_bernoulli_is_exact_in_the_tails(antithetic):
+    n, chunk = 25_000_000, 1_000_000
+    draw = tf.function(lambda seed: tf.reduce_sum(layers.sample_bernoulli_logits(
+        SATURATED.astype(np.float32), seed, (chunk,), antithetic=antithetic), axis=0))
+    ones = sum(draw(tf.constant([i, 7])).numpy() for i in range(n // chunk))
+    rare = np.where(SATURATED < 0, ones, n - ones)
+    rate = expit(-np.abs(SATURATED))
+    # 20 units at -17 and 20 at +17: 20.7 rare outcomes expected each (the old
+    # draw: 59.6 and 0).
+    for side in (SATURATED == -17, SATURATED == 17):
+        _assert_poisson(rare[side].sum(), n * rate[side].sum(), SATURATED[side][0])
+    # |logit| >= 30: n * sum(rate) = 6e-5 expected, so exactly none (the old
+    # draw: 18 ones per negative unit).
+    far = np.abs(SATURATED) >= 30
+    assert n * rate[far].sum() < 1e-4
+    np.testing.assert_array_equal(rare[far], 0)
+
+
+def test_sample_bernoulli_matches_numpy_on_the_same_philox_words():
+    # Digit 0 of U is the uint32 Philox word of the seed: z = 1[U < sigmoid(l)]
+    # with U in [w / 2^32, (w + 1) / 2^32), decided by w unless the interval
+    # straddles sigmoid(l) (probability 2^-32 a unit; none here).
+    logits = np.linspace(-12, 12, 97).astype(np.float32)
+    seed = tf.constant([3, 9])
+    for antithetic in (False, True):
+        z = layers.sample_bernoulli_logits(logits, seed, (2000,), antithetic).numpy()
+        words = tf.random.stateless_uniform(
+            [2000, 97], seed, minval=None, maxval=None, dtype=tf.uint32,
+            alg="philox").numpy().astype(np.float64)
+        u = (words + 0.5) / 2.0**32
+        u = 1.0 - u if antithetic else u
+        np.testing.assert_array_equal(z, (u < expit(logits.astype(np.float64))))
+
+
+@pytest.mark.parametrize("logit", [-25.0, -5.0, 0.0, 5.0, 25.0])
+def test_sample_bernoulli_ties_are_decided_by_the_next_digit(logit, monkeypatch):
+    # Force U's first digit to equal the threshold, i.e. to the first 32 bits
+    # of s = sigmoid(-|l|) (of 1 - s where l >= 0): the rare outcome then has
+    # probability frac(2^32 s), decided by the next digits alone.
+    s = np.float32(expit(-abs(logit)))
+    scaled = np.float64(s) * 2.0**32
+    head, rest = np.floor(scaled), scaled - np.floor(scaled)
+    threshold = np.uint32(head) if logit < 0 else ~np.uint32(head)
+    real = layers._uniform_digit
+
+    def digit(seed, shape, level):
+        if isinstance(level, int) and level == 0:
+            return tf.fill(shape, tf.constant(threshold, tf.uint32))
+        return real(seed, shape, level)
+
+    monkeypatch.setattr(layers, "_uniform_digit", digit)
+    n = 400_000
+    z = layers.sample_bernoulli_logits(tf.constant([logit]), tf.constant([1, 2]),
+                                       (n,)).numpy()
+    rare = (z == 1) if logit < 0 else (z == 0)
+    # s.e. of the frequency sqrt(r(1 - r)/n) <= 7.9e-4; 5 s.e.
+    np.testing.assert_allclose(rare.mean(), rest, atol=5 * np.sqrt(rest * (1 - rest) / n)
+                               + 1e-12)
 
 
 def test_layer_configs_round_trip():

@@ -3,9 +3,11 @@
 For one factorized Bernoulli layer with logits a and a function f, draw
 u ~ Uniform(0, 1) per unit and the antithetic pair
 
-  b = 1[u > 1 - sigmoid(a)],   b~ = 1[u < sigmoid(a)]
+  b = 1[1 - u < sigmoid(a)],   b~ = 1[u < sigmoid(a)]
 
-(each marginally Bernoulli(sigmoid(a))). Then, per unit i,
+(each marginally Bernoulli(sigmoid(a)); both drawn exactly, for every
+logit, by `tfhm.layers.sample_bernoulli_logits`, b with `antithetic=True`).
+Then, per unit i,
 
   g_i = 1/2 (f(b) - f(b~)) (-1)^(b~_i) 1[b_i != b~_i] sigmoid(|a_i|)
 
@@ -47,6 +49,7 @@ import tensorflow as tf
 
 from tfhm import _seeds
 from tfhm.estimators.base import Estimate, Estimator, register, weights_logs
+from tfhm.layers import sample_bernoulli_logits
 
 __all__ = ["DisARM", "disarm_factor"]
 
@@ -58,15 +61,15 @@ def disarm_factor(b: tf.Tensor, b_tilde: tf.Tensor, logits: tf.Tensor) -> tf.Ten
     return differ * sign * tf.sigmoid(tf.abs(logits))
 
 
-def _complete(recognizer, pair, start, uniforms):
+def _complete(recognizer, pair, start, seeds):
     """Draws layers `start..L-1` of q above both members of a pair.
 
     Args:
       recognizer: a `tfhm.Recognizer`.
       pair: float32 0/1 `[2, P, batch, d_(start-1)]`, the pair's layer.
       start: index of the first layer to draw.
-      uniforms: a dict, per layer m >= start, float32 `[P, batch, d_m]` uniforms
-        shared by the two members (common random numbers).
+      seeds: int32 `[L, 2]`; layer m's draws of both members use the uniforms
+        of seed m (common random numbers).
 
     Returns:
       A list of float32 0/1 `[2, P, batch, d_m]`, layers start..L-1.
@@ -74,7 +77,8 @@ def _complete(recognizer, pair, start, uniforms):
     latents, below = [], pair
     for m in range(start, len(recognizer.conditionals)):
         logits = recognizer.conditionals[m].compute_logits(below)
-        below = tf.cast(uniforms[m] < tf.sigmoid(logits), tf.float32)
+        below = tf.stack([sample_bernoulli_logits(member, seeds[m])
+                          for member in tf.unstack(logits, num=2)])
         latents.append(below)
     return latents
 
@@ -154,16 +158,13 @@ class DisARM(Estimator):
         logits = tf.broadcast_to(
             logits, [pairs, batch, recognizer.latent_dims[l]])  # [P, batch, d_l]
         seeds = tf.unstack(_seeds.split(seed, len(recognizer.conditionals)))
-        uniforms = {m: tf.random.stateless_uniform(  # [P, batch, d_m]
-            [pairs, batch, recognizer.latent_dims[m]], seed=seeds[m], alg="philox")
-            for m in range(l, len(recognizer.conditionals))}
-        probs = tf.sigmoid(logits)
-        b = tf.cast(uniforms[l] > 1.0 - probs, tf.float32)
-        b_tilde = tf.cast(uniforms[l] < probs, tf.float32)
+        # The pair shares u: b = 1[1 - u < sigmoid(a)], b~ = 1[u < sigmoid(a)].
+        b = sample_bernoulli_logits(logits, seeds[l], antithetic=True)
+        b_tilde = sample_bernoulli_logits(logits, seeds[l])
         pair = tf.stack([b, b_tilde])  # [2, P, batch, d_l]
         latents = ([tf.broadcast_to(z, tf.concat([[2], tf.shape(z)], 0))
                     for z in prefix]
-                   + [pair] + _complete(recognizer, pair, l + 1, uniforms))
+                   + [pair] + _complete(recognizer, pair, l + 1, seeds))
         log_p = generator.log_prob(x, latents)  # [2, P, batch]
         log_q = tf.stop_gradient(recognizer.log_prob(x, latents))
         f = tf.stop_gradient(log_p) - log_q  # [2, P, batch]

@@ -43,8 +43,9 @@ every draw returns the int32 seed it used as `seed`):
         x float32 0/1 [batch, D], seed int32 [2] or [] (optional)
         -> as above, with seed [2]
 
-Seeds: `seed = [s0, s1]` gives the draw of `tf.random.stateless_uniform(...,
-alg="philox")` that the in-memory model makes with that seed, bit for bit (on
+Seeds: `seed = [s0, s1]` gives the draw of
+`tfhm.layers.sample_bernoulli_logits` (Philox words, exact for every logit)
+that the in-memory model makes with that seed, bit for bit (on
 the same TensorFlow version and device kind); `seed = []` (the saved default,
 applied by `tf.saved_model.load` callers and TF Serving's gRPC API, never by
 its REST API) draws a fresh seed inside the graph, so two calls, and two
