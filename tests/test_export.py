@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import stats
 
 import tfhm
 from tfhm import evaluation, export, objectives
@@ -749,3 +750,69 @@ def test_benchmark_smoke(tmp_path):
                            "sample_ms", "encode_ms"}
     assert result["generator_bytes"] > 0 and result["encode_ms"]["p50"] > 0
     assert any("p99" in line for line in lines)
+
+
+# ------------------------------- issue 28: exact draws, in memory and served
+# p(x | z1) ignores z1: its logits are the bias, 20 pixels at -17, 20 at +17
+# and 6 each at -30..-40 and +30..+40.
+TAIL_LOGITS = np.r_[np.full(20, -17.0), np.full(20, 17.0),
+                    np.linspace(-30.0, -40.0, 6), np.linspace(30.0, 40.0, 6)]
+TAIL_DRAWS, TAIL_CHUNK = 20_000_000, 500_000
+
+_TAIL_PROCESS = textwrap.dedent("""
+    import sys
+    for name in ("keras", "tf_keras", "tensorflow_probability", "tfhm"):
+        sys.modules[name] = None  # any import of these now fails
+    import numpy as np
+    import tensorflow as tf
+
+    generator_dir, draws, chunk, out_path = sys.argv[1:]
+    sample = tf.saved_model.load(generator_dir).signatures["sample"]
+    ones = sum(sample(num_samples=tf.constant(int(chunk)),
+                      seed=tf.constant([i, 28]))["x"].numpy().sum(axis=0, dtype=np.int64)
+               for i in range(int(draws) // int(chunk)))
+    np.save(out_path, ones)
+""")
+
+
+def _assert_tail_frequencies(ones, n):
+    rare = np.where(TAIL_LOGITS < 0, ones, n - ones)  # ones below 0, zeros above
+    rate = 1.0 / (1.0 + np.exp(np.abs(TAIL_LOGITS)))  # sigmoid(-|logit|)
+    for side in (TAIL_LOGITS == -17, TAIL_LOGITS == 17):
+        # 16.6 rare outcomes expected on each side (the old draw: 48 and 0);
+        # two-sided, a correct draw fails with probability below 2e-7.
+        mean = n * rate[side].sum()
+        lo, hi = stats.poisson.ppf(1e-7, mean), stats.poisson.isf(1e-7, mean)
+        assert lo <= rare[side].sum() <= hi, (TAIL_LOGITS[side][0], rare[side].sum(), mean)
+    far = np.abs(TAIL_LOGITS) >= 30
+    assert n * rate[far].sum() < 1e-4  # so exactly none (the old draw: 14 a unit)
+    np.testing.assert_array_equal(rare[far], 0)
+
+
+@pytest.fixture(scope="module")
+def tail_hm():
+    hm = tfhm.HelmholtzMachine(data_dim=len(TAIL_LOGITS), latent_dims=(1,), seed=0)
+    layer = hm.generator.conditionals[0].logits_layer
+    layer.kernel.assign(np.zeros(layer.kernel.shape, np.float32))
+    layer.bias.assign(TAIL_LOGITS.astype(np.float32))
+    return hm
+
+
+@pytest.mark.slow
+def test_saturated_pixels_are_drawn_exactly_in_memory(tail_hm):
+    ones = sum(tail_hm.sample(TAIL_CHUNK, seed=tf.constant([i, 28]))["x"].numpy().sum(
+        axis=0, dtype=np.int64) for i in range(TAIL_DRAWS // TAIL_CHUNK))
+    _assert_tail_frequencies(ones, TAIL_DRAWS)
+
+
+@pytest.mark.slow
+def test_saturated_pixels_are_drawn_exactly_by_the_served_graph(tail_hm, tmp_path):
+    paths = export.export_model(tail_hm, tmp_path / "served", max_num_samples=TAIL_CHUNK)
+    (tmp_path / "tail.py").write_text(_TAIL_PROCESS)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "tail.py"), paths["generator"], str(TAIL_DRAWS),
+         str(TAIL_CHUNK), str(tmp_path / "ones.npy")],
+        capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    _assert_tail_frequencies(np.load(tmp_path / "ones.npy"), TAIL_DRAWS)

@@ -8,7 +8,7 @@ import tensorflow_probability as tfp
 from scipy import stats
 from scipy.special import expit
 
-from tfhm import layers
+from tfhm import _bernoulli, layers
 
 tfd = tfp.distributions
 
@@ -81,9 +81,10 @@ def _assert_poisson(count, mean, what):
 @pytest.mark.parametrize("antithetic", [False, True])
 def test_sample_bernoulli_is_exact_in_the_tails(antithetic):
     n, chunk = 25_000_000, 1_000_000
-    draw = tf.function(lambda seed: tf.reduce_sum(layers.sample_bernoulli_logits(
-        SATURATED.astype(np.float32), seed, (chunk,), antithetic=antithetic), axis=0))
-    ones = sum(draw(tf.constant([i, 7])).numpy() for i in range(n // chunk))
+    draw = tf.function(lambda seed: tf.reduce_sum(tf.cast(layers.sample_bernoulli_logits(
+        SATURATED.astype(np.float32), seed, (chunk,), antithetic=antithetic), tf.int64),
+        axis=0))
+    ones = sum(draw(tf.constant([i, 7])).numpy() for i in range(n // chunk))  # int64
     rare = np.where(SATURATED < 0, ones, n - ones)
     rate = expit(-np.abs(SATURATED))
     # 20 units at -17 and 20 at +17: 20.7 rare outcomes expected each (the old
@@ -122,14 +123,14 @@ def test_sample_bernoulli_ties_are_decided_by_the_next_digit(logit, monkeypatch)
     scaled = np.float64(s) * 2.0**32
     head, rest = np.floor(scaled), scaled - np.floor(scaled)
     threshold = np.uint32(head) if logit < 0 else ~np.uint32(head)
-    real = layers._uniform_digit
+    real = _bernoulli._uniform_digit
 
     def digit(seed, shape, level):
         if isinstance(level, int) and level == 0:
             return tf.fill(shape, tf.constant(threshold, tf.uint32))
         return real(seed, shape, level)
 
-    monkeypatch.setattr(layers, "_uniform_digit", digit)
+    monkeypatch.setattr(_bernoulli, "_uniform_digit", digit)
     n = 400_000
     z = layers.sample_bernoulli_logits(tf.constant([logit]), tf.constant([1, 2]),
                                        (n,)).numpy()

@@ -49,7 +49,7 @@ _ATTRIBUTES = {
     "Trainer": "tfhm.training",
     "train": "tfhm.training",
 }
-_SUBMODULES = ("baselines", "datasets", "diagnostics", "estimators", "evaluation",
+_SUBMODULES = ("baselines", "conditionals", "datasets", "diagnostics", "estimators", "evaluation",
                "export", "inpainting", "layers", "objectives", "plotting", "pretrained",
                "training")
 
@@ -58,6 +58,7 @@ __all__ = sorted([*_ATTRIBUTES, *_SUBMODULES, "load_model"])
 if TYPE_CHECKING:  # for type checkers and IDEs only; never run
     from tfhm import (  # noqa: F401
         baselines,
+        conditionals,
         datasets,
         diagnostics,
         estimators,

@@ -24,6 +24,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfhm import _checks, _seeds
+from tfhm._bernoulli import log_prob_logits, sample_bernoulli_logits
+from tfhm.conditionals.base import FactorizedConditional, register
 
 tfd = tfp.distributions
 
@@ -43,103 +45,6 @@ def _independent_bernoulli(logits):
         tfd.Bernoulli(logits=tf.cast(logits, tf.float32), dtype=tf.float32),
         reinterpreted_batch_ndims=1,
     )
-
-
-# Exact Bernoulli draws (issue 28): U's base-2^32 digits are Philox uint32
-# words. A float32 probability has no bit past position 149 (its smallest
-# value is 2^-149), so after the first digit's 32 bits ceil(117 / 32) = 4
-# more digits decide every draw; the loop almost always stops after none.
-_DIGIT_SCALE = float(2**32)
-_MAX_REFINEMENTS = 4
-
-
-def _uniform_digit(seed, shape, level):
-    """Digit `level` (0, 1, ...) of U's base-2^32 expansion, uint32 `shape`.
-
-    Digit 0 is drawn with `seed`, digit n >= 1 with `stateless_fold_in(seed,
-    n)`, each a Philox uint32 word.
-    """
-    if not isinstance(level, int) or level:
-        seed = tf.random.experimental.stateless_fold_in(seed, level)
-    return tf.random.stateless_uniform(shape, seed=seed, minval=None, maxval=None,
-                                       dtype=tf.uint32, alg="philox")
-
-
-def sample_bernoulli_logits(logits: tf.Tensor, seed: tf.Tensor, sample_shape=(),
-                            antithetic: bool = False) -> tf.Tensor:
-    """Draws `z = 1[U < sigmoid(logits)]`, U ~ Uniform(0, 1), exactly.
-
-    `P(z = 1)` is `sigmoid(logits)` for every float32 logit, with no floor: a
-    unit whose logit is -30 switches on at rate e^-30, and one at +30 off at
-    rate e^-30. (Comparing a float32 uniform, whose grid is 2^-23, as tfhm
-    did up to issue 28, switched the first on at rate 2^-23, so that one
-    draw's importance weight 1/q(z) could dominate an importance-sampled
-    estimate; and never switched the second off.)
-
-    How: the rarer outcome has probability `s = sigmoid(-|logits|) <= 1/2`,
-    which float32 holds to its relative precision for every logit (unlike
-    `1 - sigmoid(logits)` near 1); z = 0 is that outcome where the logit is
-    >= 0, z = 1 elsewhere. U is compared with s one base-2^32 digit at a
-    time: U's first digit, a Philox uint32 word, decides the unit unless it
-    equals s's first digit `floor(2^32 s)` (probability 2^-32); only then is
-    U's next digit compared with s's next 32 bits, and so on. Every digit is
-    exact, so `P(U < s) = s` exactly. Where the logit is >= 0 the comparison
-    is of 1 - U, whose digits are U's complemented.
-
-    Cost: one uint32 Philox word per unit, as a float32 `stateless_uniform`,
-    and a few elementwise ops; another word per unit only in the rare calls
-    in which some unit ties (one call in 10,000 for 400,000 units). The
-    loop runs under XLA and in an exported SavedModel.
-
-    Seeds: the same seed and shape give the same draw on one TensorFlow
-    version and device kind. Digit 0 of U is drawn with `seed` at the shape
-    `sample_shape + logits.shape`, digit n with `stateless_fold_in(seed, n)`.
-    `antithetic=True` draws `1[1 - U < sigmoid(logits)]` with the same U
-    (DisARM's antithetic pair: same seed, complemented digits).
-
-    Args:
-      logits: float `[..., units]`; no gradient flows into the draw.
-      seed: int32 `[2]` stateless seed.
-      sample_shape: leading shape of the draw, e.g. `(num_samples,)` (Python
-        ints or scalar int tensors).
-      antithetic: draw with 1 - U instead of U.
-
-    Returns:
-      float32 `sample_shape + logits.shape` of zeros and ones.
-    """
-    with tf.name_scope("sample_bernoulli"):
-        logits = tf.stop_gradient(tf.cast(logits, tf.float32))
-        leading = tf.reshape(
-            tf.convert_to_tensor(sample_shape, dtype_hint=tf.int32), [-1])
-        shape = tf.concat([tf.cast(leading, tf.int32), tf.shape(logits)], axis=0)
-        # z = 1[digit < threshold] (antithetic: >) decides every unit whose
-        # digit differs from the threshold, the digit of s or of 1 - s.
-        complement = logits >= 0.0
-        if antithetic:
-            complement = tf.logical_not(complement)
-        decide = tf.greater if antithetic else tf.less
-
-        def threshold(rest):
-            scaled = rest * _DIGIT_SCALE  # exact: a power of two
-            head = tf.floor(scaled)  # s's next digit
-            digit = tf.cast(head, tf.uint32)
-            return (tf.where(complement, tf.bitwise.invert(digit), digit),
-                    scaled - head)  # and s's bits after it, exact
-
-        def refine(level, z, tie, rest):
-            limit, rest = threshold(rest)
-            digit = _uniform_digit(seed, shape, level)
-            digit.set_shape(z.shape)  # the loop keeps the static shape
-            z = tf.where(tie, decide(digit, limit), z)
-            return level + 1, z, tie & tf.equal(digit, limit), rest
-
-        limit, rest = threshold(tf.sigmoid(-tf.abs(logits)))
-        digit = _uniform_digit(seed, shape, 0)
-        z, tie = decide(digit, limit), tf.equal(digit, limit)
-        _, z, _, _ = tf.while_loop(
-            lambda level, z, tie, rest: tf.reduce_any(tie), refine,
-            (tf.constant(1), z, tie, rest), maximum_iterations=_MAX_REFINEMENTS)
-        return tf.cast(z, tf.float32)
 
 
 def sample_bernoulli(distribution: tfd.Distribution, seed: tf.Tensor,
@@ -164,13 +69,10 @@ def sample_bernoulli(distribution: tfd.Distribution, seed: tf.Tensor,
 
 
 def bernoulli_log_prob(distribution: tfd.Distribution, value: tf.Tensor) -> tf.Tensor:
-    """`log p(value)` under a factorized Bernoulli, in one softplus pass.
+    """`log p(value)` under a factorized Bernoulli distribution, in one pass.
 
-    Uses `log Bernoulli(y; l) = sum_d y_d * l_d - softplus(l_d)`, exact for 0/1
-    values and finite for any finite logits (|l| = 80 included). It equals
-    `distribution.log_prob(value)`, which TFP computes with two softplus and
-    two multiply passes: in a training step on 784-pixel data that made the
-    log-density about two thirds of the op time without XLA.
+    `log_prob_logits` of the distribution's logits: it equals
+    `distribution.log_prob(value)` at about a third of TFP's cost.
 
     Args:
       distribution: a `tfd.Independent(tfd.Bernoulli(logits=...))` as returned
@@ -180,9 +82,7 @@ def bernoulli_log_prob(distribution: tfd.Distribution, value: tf.Tensor) -> tf.T
     Returns:
       float32 `[...]`, nats (summed over the units).
     """
-    with tf.name_scope("bernoulli_log_prob"):
-        logits = distribution.distribution.logits
-        return tf.reduce_sum(value * logits - tf.math.softplus(logits), axis=-1)
+    return log_prob_logits(distribution.distribution.logits, value)
 
 
 def bernoulli_log_prob_all_pairs(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -206,7 +106,7 @@ def bernoulli_log_prob_all_pairs(x: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
 
 
 @keras.saving.register_keras_serializable(package="tfhm")
-class BernoulliPrior(keras.layers.Layer):
+class BernoulliPrior(FactorizedConditional):
     """Learnable factorized Bernoulli prior `p(z | beta)` (Dayan et al. 1995, eq. 1).
 
     `p(z | beta) = prod_k beta_k^z_k (1 - beta_k)^(1 - z_k)` with
@@ -238,21 +138,30 @@ class BernoulliPrior(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, units, logits_initializer="zeros", **kwargs):
-        super().__init__(**kwargs)
-        self.units = _checks.positive_int("units", units)
+    def __init__(self, units, logits_initializer="zeros", parent_dim=None, **kwargs):
+        if parent_dim is not None:
+            raise ValueError(f"A prior has no parent. Received: parent_dim={parent_dim!r}")
+        super().__init__(units, None, **kwargs)
         self.logits_initializer = keras.initializers.get(logits_initializer)
         self.logits = self.add_weight(
             shape=(self.units,), initializer=self.logits_initializer,
             name="logits")
         self.built = True
 
+    def compute_logits(self, parent=None):
+        """The float32 logits `[units]`, or `[..., units]` for a parent `[..., n]`.
+
+        The conditional protocol's factorized form: the prior ignores its
+        parent's values and takes only its leading shape.
+        """
+        logits = tf.cast(self.logits, tf.float32)
+        if parent is None:
+            return logits
+        return tf.broadcast_to(
+            logits, tf.concat([tf.shape(parent)[:-1], [self.units]], axis=0))
+
     def call(self, inputs):
-        batch_shape = tf.shape(inputs)[:-1]
-        logits = tf.broadcast_to(
-            tf.cast(self.logits, tf.float32),
-            tf.concat([batch_shape, [self.units]], axis=0))
-        return _independent_bernoulli(logits)
+        return _independent_bernoulli(self.compute_logits(inputs))
 
     def get_config(self):
         config = super().get_config()
@@ -264,7 +173,7 @@ class BernoulliPrior(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="tfhm")
-class DenseBernoulli(keras.layers.Layer):
+class DenseBernoulli(FactorizedConditional):
     """Conditional factorized Bernoulli `p(y | x)` whose logits are an MLP of x.
 
     `logits = W_out h_L + b_out`, `h_l = activation(W_l h_(l-1) + b_l)`,
@@ -301,9 +210,8 @@ class DenseBernoulli(keras.layers.Layer):
     """
 
     def __init__(self, units, hidden_units=(), activation="tanh", seed=None,
-                 **kwargs):
-        super().__init__(**kwargs)
-        self.units = _checks.positive_int("units", units)
+                 parent_dim=None, **kwargs):
+        super().__init__(units, parent_dim, **kwargs)
         self.hidden_units = _checks.int_tuple(
             "hidden_units", hidden_units, allow_empty=True)
         self.activation = activation
@@ -320,6 +228,7 @@ class DenseBernoulli(keras.layers.Layer):
 
     def build(self, input_shape):
         shape = tuple(input_shape)
+        self.parent_dim = _checks.positive_int("parent_dim", shape[-1])
         for layer in self.hidden_layers:
             layer.build(shape)
             shape = shape[:-1] + (layer.units,)
@@ -340,3 +249,15 @@ class DenseBernoulli(keras.layers.Layer):
         config.update(units=self.units, hidden_units=self.hidden_units,
                       activation=self.activation, seed=self.seed)
         return config
+
+
+@register("sbn")
+def _sbn(units, parent_dim, hidden_units=(), activation="tanh", seed=None,
+         dtype=None, name=None):
+    """The factorized layer: a `BernoulliPrior`, or a `DenseBernoulli` of the parent."""
+    if parent_dim is None:
+        return BernoulliPrior(units, dtype=dtype, name=name)
+    layer = DenseBernoulli(units, hidden_units=hidden_units, activation=activation,
+                           seed=seed, dtype=dtype, name=name)
+    layer.build((None, parent_dim))
+    return layer
