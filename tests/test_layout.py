@@ -1,16 +1,17 @@
 """The package stays readable: modules and functions of the size of one idea.
 
-Issue 10's bounds: no module of `tfhm/` over about 450 lines, no function over
-about 60 lines of code (its docstring not counted: a long `Args` section is
-documentation, not logic). A module may grow a little past 450 while it is
-split; this test fails at 470, so the split happens before the module sprawls.
+A loose guard, not a layout rule (issue 26: the old gate of 470 lines moved
+code to wherever it fitted): a module of `tfhm/` over 800 lines, or a
+function over about 60 lines of code (its docstring not counted: a long
+`Args` section is documentation, not logic), is a sign that it holds more
+than one idea; where code goes is decided in review.
 """
 
 import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "tfhm"
-MAX_MODULE_LINES = 470
+MAX_MODULE_LINES = 800
 MAX_FUNCTION_CODE_LINES = 60
 
 

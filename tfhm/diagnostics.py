@@ -35,7 +35,6 @@ import tensorflow as tf
 
 from tfhm import evaluation
 from tfhm.estimators.variance import gradient_variance
-from tfhm.layers import bernoulli_log_prob
 
 __all__ = [
     "ACTIVE_UNIT_THRESHOLD",
@@ -85,26 +84,47 @@ def importance_summary(model, x, num_samples: int, seed=None,
 
 @tf.function(reduce_retracing=True)
 def _layer_terms(generator, recognizer, x, num_samples, seed):
-    """Per-sample, per-layer terms; see `latent_diagnostics`."""
+    """Per-sample, per-layer terms; see `latent_diagnostics`.
+
+    A factorized layer of q gives its exact entropy and means given its
+    parent; any other layer the Monte Carlo entropy `-log q(z_l | parent)` of
+    the draw and the draw's values as its means.
+    """
     num_layers = len(recognizer.conditionals)
     layers = recognizer.sample_layers(x, num_samples, seed)
-    latents = [z for _, z in layers]
-    log_q = [bernoulli_log_prob(dist, z) for dist, z in layers]  # [K, batch]
+    latents = [z for _, _, z, _ in layers]
+    log_q = [layer_log_q for _, _, _, layer_log_q in layers]  # [K, batch]
     entropy, means = [], []
-    for l, (dist, _) in enumerate(layers):
-        logits = dist.distribution.logits  # [batch, d] (l = 0) or [K, batch, d]
-        entropy.append(tf.reduce_sum(binary_entropy_from_logits(logits), -1))
-        probs = tf.sigmoid(logits)
-        means.append(probs if l == 0 else tf.reduce_mean(probs, axis=0))
-    log_p = [bernoulli_log_prob(generator.conditionals[l + 1](latents[l + 1]), latents[l])
+    for l, (conditional, parent, z, layer_log_q) in enumerate(layers):
+        if conditional.factorized:
+            logits = conditional.compute_logits(parent)  # [batch, d] or [K, batch, d]
+            entropy.append(tf.reduce_sum(binary_entropy_from_logits(logits), -1))
+            probs = tf.sigmoid(logits)
+        else:
+            entropy.append(-layer_log_q)  # [K, batch]
+            probs = z
+        entropy[-1] = (entropy[-1] if l == 0 and conditional.factorized
+                       else tf.reduce_mean(entropy[-1], axis=0))  # [batch]
+        means.append(probs if l == 0 and conditional.factorized
+                     else tf.reduce_mean(probs, axis=0))
+    log_p = [generator.conditionals[l + 1].log_prob(latents[l + 1], latents[l])
              for l in range(num_layers - 1)]
-    log_p.append(bernoulli_log_prob(generator.prior(latents[-1]), latents[-1]))
+    log_p.append(generator.prior.log_prob(None, latents[-1]))
     kl = [tf.reduce_mean(q - p, axis=0) for q, p in zip(log_q, log_p)]  # [batch]
     reconstruction = tf.reduce_mean(
-        bernoulli_log_prob(generator.conditionals[0](latents[0]), x), axis=0)  # [batch]
-    entropy = [e if l == 0 else tf.reduce_mean(e, axis=0)
-               for l, e in enumerate(entropy)]  # [batch]
+        generator.conditionals[0].log_prob(latents[0], x), axis=0)  # [batch]
     return kl, entropy, means, reconstruction
+
+
+def exact_layers(model) -> list:
+    """Which of `latent_diagnostics`' per-layer entropies are exact given the parent.
+
+    Returns:
+      A list of bools, bottom to top: True where q's layer is factorized
+      (its entropy and means given the parent are closed-form), False where
+      they are Monte Carlo estimates from the draws.
+    """
+    return [c.factorized for c in model.recognizer.conditionals]
 
 
 def latent_diagnostics(model, x, num_samples: int, seed: tf.Tensor,
@@ -124,7 +144,9 @@ def latent_diagnostics(model, x, num_samples: int, seed: tf.Tensor,
       `kl` float `[L]` and `entropy` float `[L]` (nats, means over the
       examples), `active_units` int `[L]`, `unit_variance` a list of float
       `[d_l]` (`Var_x(E_q[z_lu | x])`), and `reconstruction` the scalar
-      `E_q[log p(x | z_1)]` (so `reconstruction - sum(kl)` is the ELBO).
+      `E_q[log p(x | z_1)]` (so `reconstruction - sum(kl)` is the ELBO);
+      `exact` a list of bools (`exact_layers`): False where a layer of q is
+      not factorized and its entropy and unit means are Monte Carlo.
     """
     x = tf.convert_to_tensor(x, tf.float32)
     rows = rows_per_chunk or evaluation.block_rows(model, num_samples)
@@ -150,4 +172,5 @@ def latent_diagnostics(model, x, num_samples: int, seed: tf.Tensor,
             [int((v > ACTIVE_UNIT_THRESHOLD).sum()) for v in variance]),
         "unit_variance": variance,
         "reconstruction": float(np.concatenate(recon).mean()),
+        "exact": exact_layers(model),
     }

@@ -92,8 +92,12 @@ def _exact_log_joint_chunk(generator, x, start, count):
     """`log p(x_i, z_j)` for a chunk of latent states, float32 `[batch, count]`."""
     latents = enumerate_latents(generator.latent_dims, start, count)
     log_prior = generator.log_prob_latents(latents)  # [count]
-    x_logits = generator.conditionals[0].compute_logits(latents[0])  # [count, D]
-    return bernoulli_log_prob_all_pairs(x, x_logits) + log_prior[tf.newaxis, :]
+    pixels = generator.conditionals[0]
+    if pixels.factorized:  # one [batch, D] @ [D, count] product
+        log_px = bernoulli_log_prob_all_pairs(x, pixels.compute_logits(latents[0]))
+    else:  # p(x | z_1) scored for every pair: [batch, count]
+        log_px = pixels.log_prob(latents[0][tf.newaxis], x[:, tf.newaxis])
+    return log_px + log_prior[tf.newaxis, :]
 
 
 def exact_log_likelihood(generator, x: tf.Tensor) -> tf.Tensor:
@@ -109,10 +113,14 @@ def exact_log_likelihood(generator, x: tf.Tensor) -> tf.Tensor:
     """
     check_enumerable(generator.latent_dims)
     num_states = 2**sum(generator.latent_dims)
+    rows = _EXAMPLES_PER_CHUNK * 4
     count = min(num_states, _STATES_PER_CHUNK)
+    if not generator.conditionals[0].factorized:
+        # Scored pair by pair, [rows, count, D] per chunk: at most 2^23 values.
+        count = min(count, max(1, 2**23 // (rows * generator.data_dim)))
     results = []
-    for row in range(0, int(x.shape[0]), _EXAMPLES_PER_CHUNK * 4):
-        x_rows = x[row:row + _EXAMPLES_PER_CHUNK * 4]
+    for row in range(0, int(x.shape[0]), rows):
+        x_rows = x[row:row + rows]
         partial = [
             tf.reduce_logsumexp(_exact_log_joint_chunk(
                 generator, x_rows, tf.constant(start, tf.int64),

@@ -84,9 +84,10 @@ import numpy as np
 import tensorflow as tf
 
 from tfhm import _checks, _seeds, evaluation, objectives
-from tfhm.layers import _independent_bernoulli, bernoulli_log_prob, sample_bernoulli
+from tfhm.conditionals.base import require_factorized
+from tfhm.layers import sample_bernoulli_logits
 
-__all__ = ["COMPONENTS", "FILL_ROUNDS", "ROUNDS", "check_mask",
+__all__ = ["COMPONENTS", "FILL_ROUNDS", "ROUNDS", "check_inpaintable", "check_mask",
            "conditional_log_likelihood", "conditional_log_likelihood_checked",
            "fill_missing", "inpaint", "inpaint_and_log_likelihood",
            "inpaint_checked", "inpainting_grid", "log_likelihood_observed",
@@ -125,7 +126,7 @@ def fill_missing(generator, recognizer, x: tf.Tensor, mask: tf.Tensor) -> tf.Ten
     for _ in range(FILL_ROUNDS):
         means = recognizer(filled)[-1]  # [batch, d_L]
         for conditional in reversed(generator.conditionals[1:]):
-            means = tf.sigmoid(conditional.compute_logits(means))
+            means = conditional.mean_field(means)
         filled = tf.where(observed, x, generator(means))
     return filled
 
@@ -136,8 +137,27 @@ def observed_log_prob(generator, x: tf.Tensor, mask: tf.Tensor,
 
     x and mask float32 `[batch, data_dim]`, z1 `[..., batch, d_1]`.
     """
-    per_pixel = generator.conditionals[0](z1).distribution.log_prob(x)
+    logits = generator.conditionals[0].compute_logits(z1)  # [..., batch, D]
+    per_pixel = x * logits - tf.math.softplus(logits)  # log Bernoulli(x; logits)
     return tf.reduce_sum(tf.cast(mask, tf.float32) * per_pixel, axis=-1)
+
+
+def check_inpaintable(generator, recognizer) -> None:
+    """Refuses networks whose pixel or first recognition layer is not factorized.
+
+    Inpainting leaves the missing pixels out of `p(x_obs | z_1)`, which is a
+    product over pixels only for a factorized `p(x | z_1)`, and mixes
+    proposals `q(z_1 | fill_j)` by their logits. The layers above may be any
+    conditional.
+
+    Raises:
+      TypeError: naming the layer.
+    """
+    instead = ("Inpainting works with any layers of p and q above them; "
+               "`log_likelihood` and `sample` work with every conditional.")
+    require_factorized(generator.conditionals[0], "Inpainting (p(x_obs | z_1))", instead)
+    require_factorized(recognizer.conditionals[0], "Inpainting (its mixture of "
+                       "q(z_1 | x) proposals)", instead)
 
 
 def _resample(log_w, z1, count, seed):
@@ -164,12 +184,12 @@ def _mixture_draws(generator, recognizer, x, mask, fills, num_proposals, seed):
     logits = recognizer.conditionals[0].compute_logits(fills)  # [m, batch, d_1]
     m = tf.shape(logits)[0]
     draws = tf.gather(logits, tf.range(num_proposals) % m)  # [K, batch, d_1]
-    latents = [sample_bernoulli(_independent_bernoulli(draws), seeds[0])]
+    latents = [sample_bernoulli_logits(draws, seeds[0])]
     log_q = 0.0
     for conditional, layer_seed in zip(recognizer.conditionals[1:], seeds[1:]):
-        dist = conditional(latents[-1])
-        latents.append(sample_bernoulli(dist, layer_seed))
-        log_q += bernoulli_log_prob(dist, latents[-1])
+        z, layer_log_q = conditional.sample_with_log_prob(latents[-1], layer_seed)
+        latents.append(z)
+        log_q += layer_log_q
     # log q(z_1k | fills_j) for every pair, by bernoulli_log_prob's identity
     # sum_d z_d l_d - softplus(l_d) as one product: [K, m, batch].
     products = tf.matmul(tf.transpose(latents[0], [1, 0, 2]),  # [batch, K, m]
@@ -312,7 +332,7 @@ def inpaint_and_log_likelihood(generator, recognizer, x: tf.Tensor,
     prior_z1 = generator.sample(num_samples * batch, seeds["ancestral"])["z"][0]
     z1 = tf.where(_any_observed(mask)[:, tf.newaxis], z1,
                   tf.reshape(prior_z1, tf.shape(z1)))
-    x_new = sample_bernoulli(generator.conditionals[0](z1), seeds["pixels"])
+    x_new = generator.conditionals[0].sample(z1, seeds["pixels"])
     return {"x": tf.where(tf.cast(mask, tf.bool), x, x_new),  # [S, batch, D]
             "log_likelihood_observed": _log_mean_observed(log_w, mask)}
 
@@ -342,6 +362,7 @@ def check_mask(mask, x: np.ndarray) -> np.ndarray:
 
 def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS):
     """Checks, then runs `graph` over blocks of rows (see `inpaint_checked`)."""
+    check_inpaintable(model.generator, model.recognizer)
     x = _checks.binary_array(x, model.data_dim)
     mask = check_mask(mask, x)
     counts = {name: _checks.positive_int(name, value, upper=_checks.INT32_MAX)

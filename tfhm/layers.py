@@ -160,6 +160,11 @@ class BernoulliPrior(FactorizedConditional):
         return tf.broadcast_to(
             logits, tf.concat([tf.shape(parent)[:-1], [self.units]], axis=0))
 
+    def log_prob(self, parent, value):
+        # The logits broadcast to the value first: the op sequence (and so the
+        # gradient's bits) of tfhm before the conditional protocol.
+        return log_prob_logits(self.compute_logits(value), value)
+
     def call(self, inputs):
         return _independent_bernoulli(self.compute_logits(inputs))
 

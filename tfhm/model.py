@@ -16,6 +16,7 @@ lived up to 0.1.0). `HelmholtzMachine` trains them with Keras' `fit` by
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfhm import _checks, _model_data, _seeds, evaluation, inpainting, objectives
@@ -26,6 +27,29 @@ from tfhm.estimators import step as estimator_step
 from tfhm.networks import Architecture, Generator, Recognizer
 
 __all__ = ["Generator", "HelmholtzMachine", "Recognizer"]
+
+def _check_networks(generator, recognizer, data_dim, latent_dims) -> None:
+    """Checks the full form: a Generator and a Recognizer of the same sizes."""
+    if not isinstance(generator, Generator) or not isinstance(recognizer, Recognizer):
+        raise TypeError(
+            "`generator` must be a tfhm.Generator and `recognizer` a "
+            f"tfhm.Recognizer. Received: {type(generator).__name__}, "
+            f"{type(recognizer).__name__}")
+    if (generator.data_dim, generator.latent_dims) != (recognizer.data_dim,
+                                                       recognizer.latent_dims):
+        raise ValueError(
+            "The generator and the recognizer must have the same data_dim and "
+            f"latent_dims. Received: generator ({generator.data_dim}, "
+            f"{generator.latent_dims}), recognizer ({recognizer.data_dim}, "
+            f"{recognizer.latent_dims})")
+    for name, value, theirs in (("data_dim", data_dim, generator.data_dim),
+                                ("latent_dims", latent_dims, generator.latent_dims)):
+        if value is not None and tuple(np.atleast_1d(value)) != tuple(
+                np.atleast_1d(theirs)):
+            raise ValueError(
+                f"`{name}` disagrees with the networks' ({theirs}); leave it out "
+                f"with the full form. Received: {name}={value!r}")
+
 
 @keras.saving.register_keras_serializable(package="tfhm")
 class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
@@ -49,6 +73,17 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         `predict` and of the `seed=None` methods) and `fit`'s shuffling of
         arrays (see `fit`). With a seed, the same data and calls give the
         same weights and numbers, with no `keras.utils.set_random_seed`.
+      generator_conditional, recognizer_conditional: names of
+        `tfhm.conditionals.names()` for every layer of p (its prior too) and
+        of q: "sbn" (default, factorized), "darn" or "nade"
+        (autoregressive); `hidden_units` and `activation` keep their meaning
+        for every name (the deterministic path from a layer's parent into
+        it).
+      generator, recognizer: the full form instead of the sizes: a
+        `tfhm.Generator(prior=..., conditionals=[...])` and a
+        `tfhm.Recognizer(conditionals=[...])` of any conditionals (e.g.
+        `tfhm.conditionals.KerasBernoulli` around a convolutional network);
+        `data_dim` and `latent_dims` are then read from them.
       **kwargs: `keras.Model` arguments: `name`, and `dtype`, a dtype policy
         (e.g. `"mixed_bfloat16"`) for every layer of both networks; by
         default the global policy. Log-densities stay float32 either way.
@@ -76,13 +111,31 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
     [3]: Bornschein, J. & Bengio, Y. Reweighted wake-sleep. ICLR (2015).
     """
 
-    def __init__(self, data_dim: int, latent_dims, hidden_units=(),
-                 activation: str = "tanh", seed: int | None = None, **kwargs):
+    def __init__(self, data_dim: int | None = None, latent_dims=None, hidden_units=(),
+                 activation: str = "tanh", seed: int | None = None,
+                 generator_conditional: str = "sbn", recognizer_conditional: str = "sbn",
+                 generator: Generator | None = None, recognizer: Recognizer | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
-        arch = self._set_architecture(data_dim, latent_dims, hidden_units,
-                                      activation, seed)
-        self.generator = Generator(**arch, dtype=self.dtype_policy, name="generator")
-        self.recognizer = Recognizer(**arch, dtype=self.dtype_policy, name="recognizer")
+        if (generator is None) != (recognizer is None):
+            raise ValueError(
+                "Pass both `generator` and `recognizer` (the full form), or neither "
+                f"(the sizes). Received: generator={generator!r}, "
+                f"recognizer={recognizer!r}")
+        if generator is None:
+            arch = self._set_architecture(data_dim, latent_dims, hidden_units,
+                                          activation, seed)
+            self.generator = Generator(**arch, conditional=generator_conditional,
+                                       dtype=self.dtype_policy, name="generator")
+            self.recognizer = Recognizer(**arch, conditional=recognizer_conditional,
+                                         dtype=self.dtype_policy, name="recognizer")
+        else:
+            _check_networks(generator, recognizer, data_dim, latent_dims)
+            self._set_architecture(generator.data_dim, generator.latent_dims,
+                                   generator.hidden_units, generator.activation, seed)
+            self.generator, self.recognizer = generator, recognizer
+        self.generator_conditional = self.generator.conditional
+        self.recognizer_conditional = self.recognizer.conditional
         self.seed_generator = keras.random.SeedGenerator(
             None if seed is None else int(seed), name="seed_generator")
         self._trackers = {
@@ -95,6 +148,28 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         self.estimator = None  # set by compile: a tfhm.estimators.Estimator
         self.eval_num_samples = 100
         self.built = True
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if self.generator_conditional is None or self.recognizer_conditional is None:
+            # Built from layers: the networks carry them (sizes follow).
+            config.update(generator=keras.saving.serialize_keras_object(self.generator),
+                          recognizer=keras.saving.serialize_keras_object(self.recognizer))
+        else:
+            config.update(generator_conditional=self.generator_conditional,
+                          recognizer_conditional=self.recognizer_conditional)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("generator"), dict):
+            config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
+            config["recognizer"] = keras.saving.deserialize_keras_object(
+                config["recognizer"])
+            for key in ("data_dim", "latent_dims", "hidden_units", "activation"):
+                config.pop(key, None)
+        return cls(**config)
 
     @property
     def metrics(self) -> list:
@@ -186,6 +261,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
                     f"`sleep_optimizer`. Received: {key}={kwargs[key]!r}")
         estimator, num_samples = estimator_step.make(
             algorithm, num_samples, recognizer_update, insomnia)
+        estimator.check_networks(self.generator, self.recognizer)  # before any change
         self.eval_num_samples = _checks.positive_int("eval_num_samples",
                                                      eval_num_samples)
         scale = (kwargs.pop("auto_scale_loss", True)

@@ -35,6 +35,7 @@ from tfhm.conditionals.base import (
     register,
     require_factorized,
 )
+from tfhm.conditionals.keras_network import KerasBernoulli
 
-__all__ = ["Conditional", "FactorizedConditional", "get", "make", "names",
-           "register", "require_factorized"]
+__all__ = ["Conditional", "FactorizedConditional", "KerasBernoulli", "get", "make",
+           "names", "register", "require_factorized"]

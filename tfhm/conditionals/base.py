@@ -12,6 +12,8 @@ layers of a Helmholtz machine through these methods alone:
 - `log_prob(parent, value)`: `log p(value | parent)` in nats, summed over the
   units, float32 of the broadcast of `value.shape[:-1]` and
   `parent.shape[:-1]`.
+- `sample_with_log_prob(parent, seed, sample_shape=())`: the draw and its
+  `log_prob`, sharing the work where a layer can (its default calls both).
 - `mean_field(parent)`: deterministic probabilities `[..., units]`: the exact
   means `p(v_j = 1 | parent)` of a factorized layer; for an autoregressive
   one, the recursion that feeds each unit the probabilities of the units
@@ -92,6 +94,11 @@ class Conditional(keras.layers.Layer):
         """Deterministic probabilities `[..., units]` (exact means if factorized)."""
         raise NotImplementedError(f"{type(self).__name__} defines no `mean_field`.")
 
+    def sample_with_log_prob(self, parent, seed, sample_shape=()) -> tuple:
+        """`(z, log_prob(parent, z))` of one draw; layers may share the work."""
+        value = self.sample(parent, seed, sample_shape)
+        return value, self.log_prob(parent, value)
+
     def compute_logits(self, parent) -> tf.Tensor:
         raise TypeError(
             f"{self.name} ({type(self).__name__}) is not a factorized Bernoulli "
@@ -128,6 +135,11 @@ class FactorizedConditional(Conditional):
 
     def mean_field(self, parent) -> tf.Tensor:
         return tf.sigmoid(self.compute_logits(parent))
+
+    def sample_with_log_prob(self, parent, seed, sample_shape=()) -> tuple:
+        logits = self.compute_logits(parent)  # once, for the draw and its density
+        value = sample_bernoulli_logits(logits, seed, sample_shape)
+        return value, log_prob_logits(logits, value)
 
 
 def require_factorized(layer, what: str, instead: str = "") -> None:
@@ -186,11 +198,18 @@ def get(name: str) -> Callable[..., Conditional]:
     return _BUILDERS[name]
 
 
-def make(name: str, units: int, parent_dim: int | None, **arch) -> Conditional:
-    """Builds the conditional `name` of `units` values given a parent of `parent_dim`."""
-    layer = get(name)(units, parent_dim, **arch)
+def make(kind: str, units: int, parent_dim: int | None, **arch) -> Conditional:
+    """Builds the conditional `kind` (a registered name) of `units` values.
+
+    Args:
+      kind: a name of `names()`, e.g. "darn".
+      units: the number of binary units.
+      parent_dim: the parent's width, or None for a prior.
+      **arch: `hidden_units`, `activation`, `seed`, `dtype`, `name`.
+    """
+    layer = get(kind)(units, parent_dim, **arch)
     if not isinstance(layer, Conditional):
-        raise TypeError(f"The builder of {name!r} returned {type(layer).__name__}, "
+        raise TypeError(f"The builder of {kind!r} returned {type(layer).__name__}, "
                         "not a tfhm.conditionals.Conditional.")
     return layer
 

@@ -125,6 +125,13 @@ class Estimator:
         """
         return registry.spec(self.name).check_num_samples(num_samples)
 
+    def check_networks(self, generator, recognizer) -> None:
+        """Refuses networks the estimator cannot train (`compile` calls it).
+
+        Every score-function estimator works with any conditional; one that
+        needs the factorized form of a layer raises `TypeError` naming it.
+        """
+
     def build(self, data_dim: int, seed: int | None = None) -> None:
         """Creates the estimator's own variables (none by default).
 

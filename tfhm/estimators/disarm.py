@@ -48,6 +48,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfhm import _seeds
+from tfhm.conditionals.base import require_factorized
 from tfhm.estimators.base import Estimate, Estimator, register, weights_logs
 from tfhm.layers import sample_bernoulli_logits
 
@@ -116,12 +117,21 @@ class DisARM(Estimator):
     min_num_samples = 2
     even_num_samples = True
 
+    def check_networks(self, generator, recognizer) -> None:
+        for conditional in recognizer.conditionals:
+            require_factorized(
+                conditional, "DisARM (its antithetic pair of uniforms per unit)",
+                "Use a score-function estimator ('reweighted_wake_sleep', 'vimco', "
+                "'reinforce_loo', 'nvil', 'reinforce' or 'wake_sleep'), which work "
+                "with any conditional.")
+
     def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
                  update_state) -> Estimate:
+        self.check_networks(generator, recognizer)
         num_layers = len(recognizer.conditionals)
         pairs = num_samples // 2
         base_seed, *layer_seeds = tf.unstack(_seeds.split(seed, num_layers + 1))
-        base = [z for _, z in recognizer.sample_layers(x, pairs, base_seed)]
+        base = [z for _, _, z, _ in recognizer.sample_layers(x, pairs, base_seed)]
         surrogate_q = 0.0
         for l in range(num_layers):
             signal, logits, log_p, log_q = self._layer(

@@ -190,11 +190,7 @@ def _decode(generator, latents, max_rows):
         checks += _check_rows(z, max_rows, f"z{l + 1}")
         checks += _check_binary(z, width, f"z{l + 1}")
     latents = _after(checks, *latents)
-    result = {"x_probs": generator(latents[0])}  # [batch, data_dim]
-    for l in range(1, len(latents)):
-        result[f"z{l}_probs"] = tf.sigmoid(  # [batch, d_l]
-            generator.conditionals[l].compute_logits(latents[l]))
-    return result
+    return generator.decode(latents)  # x_probs [batch, data_dim], zl_probs [batch, d_l]
 
 
 def _log_likelihood(generator, recognizer, x, num_samples, seed,

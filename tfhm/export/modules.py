@@ -132,11 +132,19 @@ class GeneratorModule(tf.Module):
             _num_samples_spec(),
             tf.TensorSpec([], tf.int32, name="num_proposals"), _seed_spec()])
 
+        # Inpainting needs a factorized p(x | z_1) and q(z_1 | x)
+        # (`tfhm.inpainting.check_inpaintable`); other models export without it.
+        self.inpaintable = all(c.factorized for c in (generator.conditionals[0],
+                                                       recognizer.conditionals[0]))
+
     def signatures(self) -> dict[str, Any]:
-        """The signature dict for `tf.saved_model.save`."""
-        return {"serving_default": self.sample, "sample": self.sample,
-                "decode": self.decode, "log_likelihood": self.log_likelihood,
-                "inpaint": self.inpaint}
+        """The signature dict for `tf.saved_model.save` (no `inpaint` where
+        `inpaintable` is False)."""
+        signatures = {"serving_default": self.sample, "sample": self.sample,
+                      "decode": self.decode, "log_likelihood": self.log_likelihood}
+        if self.inpaintable:
+            signatures["inpaint"] = self.inpaint
+        return signatures
 
 
 class RecognizerModule(tf.Module):
