@@ -35,6 +35,9 @@ from tfhm.conditionals.base import (
     register,
     require_factorized,
 )
+from tfhm.conditionals.darn import DARN, AutoregressiveConditional
+from tfhm.conditionals.nade import NADE
 
-__all__ = ["Conditional", "FactorizedConditional", "get", "make", "names",
-           "register", "require_factorized"]
+__all__ = ["DARN", "NADE", "AutoregressiveConditional", "Conditional",
+           "FactorizedConditional", "get", "make", "names", "register",
+           "require_factorized"]
