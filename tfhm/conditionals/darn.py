@@ -221,8 +221,10 @@ class AutoregressiveConditional(Conditional):
             value = choose(self._logit(context, state, j), j)  # [*shape]
             return j + 1, self._advance(context, state, j, value), values.write(j, value)
 
+        # maximum_iterations: XLA differentiates a while loop only with it.
         _, _, values = tf.while_loop(lambda j, *_: j < self.units, step,
-                                     (tf.constant(0), state, values))
+                                     (tf.constant(0), state, values),
+                                     maximum_iterations=self.units)
         stacked = values.stack()  # [units, *shape]
         rank = stacked.shape.rank
         return tf.transpose(stacked, list(range(1, rank)) + [0])  # [*shape, units]
@@ -341,7 +343,9 @@ class DARN(AutoregressiveConditional):
 
     def _all_logits(self, context, value):
         base, kernel = context
-        return base + tf.einsum("...i,ji->...j", value, kernel)  # [..., D]
+        # sum_i W_ji v_i for every j: one matrix product (tensordot reshapes to
+        # [N, D]; an einsum over "..." had a gradient 200x slower, at D = 784).
+        return base + tf.tensordot(value, tf.transpose(kernel), axes=1)  # [..., D]
 
 
 @register("darn")

@@ -49,10 +49,13 @@ class NADE(AutoregressiveConditional):
 
     Cost: `log_prob` forms every unit's hidden pre-activation at once, by an
     exclusive cumulative sum over the units of `v_i W_{:,i}`: time and memory
-    `O(N D H)` for N values, a float32 `[N, D, H]` tensor (a few of them with
-    the gradient; e.g. 500 values of 200 units with H = 200: 80 MB each).
-    `sample` and `mean_field` run a loop of D steps, each `O(N H)`. Seed rule
-    and order: see `tfhm.conditionals.darn.AutoregressiveConditional`.
+    `O(N D H)` for N values, float32 `[N, D, H]` tensors (a few of them with
+    the gradient: 80 MB each for 500 values of 200 units with H = 200, 314 MB
+    for 784 units). It is memory-bound: on a two-core CPU, log_prob and its
+    gradient for N = 500, D = 784, H = 200 took 2.3 s (1.1 s under XLA),
+    where a sequential scan over the units took 0.9 s (0.5 s). `sample` and
+    `mean_field` run a loop of D steps, each `O(N H)`. Seed rule and order:
+    see `tfhm.conditionals.darn.AutoregressiveConditional`.
 
     Args:
       units: the size D of the binary vector, a positive int.
