@@ -49,7 +49,7 @@ class AutoregressiveConditional(Conditional):
     exported SavedModel (on one TensorFlow version and device kind).
 
     Subclasses create their weights after this constructor (drawing their
-    initializer seeds from `_next_initializer`) and define four pieces of math:
+    initializer seeds from `_next_initializer`) and define five pieces of math:
     `_context(features, leading)` (what the parent fixes, computed once),
     `_start(context, shape)` (the loop state before unit 0),
     `_logit(context, state, j)` and `_advance(context, state, j, v_j)` (one
