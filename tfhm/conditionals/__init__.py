@@ -35,7 +35,10 @@ from tfhm.conditionals.base import (
     register,
     require_factorized,
 )
+from tfhm.conditionals.darn import DARN, AutoregressiveConditional
 from tfhm.conditionals.keras_network import KerasBernoulli
+from tfhm.conditionals.nade import NADE
 
-__all__ = ["Conditional", "FactorizedConditional", "KerasBernoulli", "get", "make",
-           "names", "register", "require_factorized"]
+__all__ = ["DARN", "NADE", "AutoregressiveConditional", "Conditional",
+           "FactorizedConditional", "KerasBernoulli", "get", "make", "names",
+           "register", "require_factorized"]
