@@ -651,3 +651,19 @@ def test_inpaint_help_and_mask_errors_import_no_tensorflow():
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
     assert "random:P (each pixel" in result.stdout  # the --mask help
     assert "Received: 'random:x'" in result.stderr
+
+
+# ------------------------------------------------------------------ issue 25
+@pytest.mark.parametrize("command", [
+    ["evaluate", "pretrained:digits_rws_16"],
+    ["sample", "pretrained:digits_rws_16", "--out", "x.png"],
+    ["inpaint", "pretrained:digits_rws_16", "--mask", "bottom", "--out", "x.png"]])
+@pytest.mark.parametrize("seed", ["99999999999", "4294967295", "-1", "2147483648"])
+def test_seed_flags_refuse_seeds_out_of_range(command, seed, capsys):
+    # Issue 25.1: `--seed 99999999999` gave the numbers of --seed 1215752191
+    # and 4294967295 those of -1. Now one line, exit 2, nothing loaded.
+    status, out, err = _run([*command, "--seed", seed], capsys)
+    assert status == 2 and out == ""
+    assert re.search(rf"--seed: expected an int in \[0, 2147483647\].*Received: '{seed}'",
+                     err.splitlines()[0]), err
+    assert not os.path.exists("x.png")

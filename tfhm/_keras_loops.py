@@ -138,7 +138,7 @@ class KerasLoops:
         for their static last dimension, at trace time.
         """
         if isinstance(x, tf.data.Dataset):
-            return _model_data.checked_dataset(x, name)
+            return _model_data.checked_dataset(x, self.data_dim, name)
         inner = x[0] if isinstance(x, tuple) and len(x) in (1, 2) else x
         if isinstance(inner, _IN_MEMORY):
             _checks.binary_data(inner, self.data_dim, name)

@@ -97,6 +97,27 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         self.built = True
 
     @property
+    def eval_num_samples(self) -> int:
+        """K of the importance-sampled `log_likelihood` of `evaluate` and validation.
+
+        Set by `compile` (100 by default) or by assignment; a new value takes
+        effect at the next `evaluate` (the compiled test step is rebuilt) and
+        is saved with the model.
+
+        Raises:
+          ValueError: on assignment of anything but a positive int.
+        """
+        return self._eval_num_samples
+
+    @eval_num_samples.setter
+    def eval_num_samples(self, value) -> None:
+        self._eval_num_samples = _checks.positive_int("eval_num_samples", value)
+        # The compiled test step traced K in as a constant: trace it again.
+        self.test_function = None
+        if getattr(self, "_hm_compile_config", None) is not None:
+            self._hm_compile_config["eval_num_samples"] = self._eval_num_samples
+
+    @property
     def metrics(self) -> list:
         return list(self._trackers.values())
 
@@ -186,8 +207,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
                     f"`sleep_optimizer`. Received: {key}={kwargs[key]!r}")
         estimator, num_samples = estimator_step.make(
             algorithm, num_samples, recognizer_update, insomnia)
-        self.eval_num_samples = _checks.positive_int("eval_num_samples",
-                                                     eval_num_samples)
+        self.eval_num_samples = eval_num_samples  # checked by the setter
         scale = (kwargs.pop("auto_scale_loss", True)
                  and self.dtype_policy.name == "mixed_float16")
         self._in_keras_compile = True
@@ -225,7 +245,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
 
     # ------------------------------------------------------------ train/test
     def _prepare(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x = _model_data.batch_of(data)
         _checks.static_data_dim(x, self.data_dim)
         return tf.cast(x, tf.float32)
 
@@ -356,21 +376,31 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         x = _checks.binary_data(x, self.data_dim)
         return evaluation.exact_log_likelihood(self.generator, x)
 
-    def encode(self, x, num_samples: int = 1, seed=None) -> dict:
+    def encode(self, x, num_samples: int | None = None, seed=None) -> dict:
         """Posterior means and draws of every latent layer: the exported `encode`'s twin.
 
         Args:
           x: `[batch, data_dim]` of 0/1 values.
-          num_samples: K, ancestral draws of q per example.
-          seed: None (the model's seed generator), an int, or an int tensor
-            `[2]`. The draw is `Recognizer.sample(x, K, seed)`: for K = 1, the
-            exported recognizer's `encode(x, seed)` gives the same `z1..zL`.
+          num_samples: None (default) for one draw without a sample axis, the
+            shapes of the exported recognizer's `encode`; or K, a positive
+            int, for K ancestral draws of q per example stacked on a leading
+            axis (as `sample`'s `n` and TFP's `sample(K)`).
+          seed: None (the model's seed generator), an int in [0, 2**31), or
+            an int tensor `[2]`. The draw is `Recognizer.sample(x, K, seed)`
+            (K = 1 when num_samples is None): the exported recognizer's
+            `encode(x, seed)` gives the same `z1..zL` as `encode(x, seed=seed)`.
 
         Returns:
           A dict: `z1_probs` .. `zL_probs` float32 `[batch, d_l]` (the
           deterministic bottom-up means of `Recognizer.call`; exactly
-          `q(z_1 = 1 | x)` for the first layer) and `z1` .. `zL` float32 0/1
-          `[num_samples, batch, d_l]`.
+          `q(z_1 = 1 | x)` for the first layer) and `z1` .. `zL` float32 0/1,
+          `[batch, d_l]` when num_samples is None, else
+          `[num_samples, batch, d_l]`. (Before issue 25 the default was
+          num_samples=1, which gave `[1, batch, d_l]`: pass it for that.)
+
+        Raises:
+          ValueError: bad x, a num_samples that is not None or a positive int,
+            a bad seed.
 
         #### Examples
 
@@ -378,15 +408,19 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         import tfhm
         x, _ = tfhm.datasets.load_digits()
         hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8, 4), seed=0)
-        codes = hm.encode(x[:5], num_samples=3, seed=1)
-        assert codes["z1"].shape == (3, 5, 8) and codes["z2_probs"].shape == (5, 4)
+        codes = hm.encode(x[:5], seed=1)                 # one draw, as exported
+        assert codes["z1"].shape == (5, 8) and codes["z2_probs"].shape == (5, 4)
+        codes = hm.encode(x[:5], num_samples=3, seed=1)  # three draws
+        assert codes["z1"].shape == (3, 5, 8)
         ```
         """
         x = _checks.binary_data(x, self.data_dim)
-        num_samples = _checks.positive_int("num_samples", num_samples,
-                                           upper=_checks.INT32_MAX)
+        draws = 1 if num_samples is None else _checks.positive_int(
+            "num_samples", num_samples, upper=_checks.INT32_MAX)
         latents, _ = self.recognizer.sample(
-            x, num_samples, _seeds.to_stateless(seed, self.seed_generator))
+            x, draws, _seeds.to_stateless(seed, self.seed_generator))
+        if num_samples is None:
+            latents = [z[0] for z in latents]  # [batch, d_l]
         result = {f"z{l + 1}_probs": m for l, m in enumerate(self.recognizer(x))}
         result.update({f"z{l + 1}": z for l, z in enumerate(latents)})
         return result

@@ -84,6 +84,23 @@ def _non_negative_int(text: str) -> int:
             f"expected an int >= 0. Received: {text!r}") from None
 
 
+def _seed(text: str) -> int:
+    """Parses a `--seed`: an int in [0, 2**31), the range of every seed of tfhm.
+
+    The check is `_seeds.check_int_seed`'s rule, written without importing
+    TensorFlow (`tfhm._seeds` imports it).
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= _INT32_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected an int in [0, {_INT32_MAX}] (a seed out of range would wrap "
+            f"around and repeat another seed's draws). Received: {text!r}")
+    return value
+
+
 def _mask_spec(text: str) -> str:
     """Checks "top", "bottom", "left", "right" or "random:P" (0 <= P <= 1).
 
@@ -269,7 +286,8 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument("--split", choices=["valid", "train"], default="valid")
     evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
                           help="K importance samples per example (default 1000)")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=_seed, default=0,
+                          help="int in [0, 2**31) (default 0)")
     evaluate.add_argument("--quiet", action="store_true", help="print only the JSON")
 
     sample = commands.add_parser("sample", parents=[common],
@@ -280,7 +298,8 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     sample.add_argument("--out", required=True, help="PNG file to write")
     sample.add_argument("--overwrite", action="store_true",
                         help="replace --out if it exists")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=_seed, default=0,
+                          help="int in [0, 2**31) (default 0)")
     sample.add_argument("--binary", action="store_true",
                         help="0/1 samples instead of Bernoulli means")
     sample.add_argument("--cols", type=_positive_int, default=None)
@@ -337,7 +356,8 @@ def _inpaint_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                          help="completions per image (default 6)")
     inpaint.add_argument("--num-proposals", type=_positive_int, default=100,
                          help="K draws of q per image (default 100)")
-    inpaint.add_argument("--seed", type=int, default=0)
+    inpaint.add_argument("--seed", type=_seed, default=0,
+                          help="int in [0, 2**31) (default 0)")
     inpaint.add_argument("--scale", type=_positive_int, default=None,
                          help="pixels per data pixel (default: a grid about 400 "
                          "pixels wide)")
