@@ -667,3 +667,86 @@ def test_seed_flags_refuse_seeds_out_of_range(command, seed, capsys):
     assert re.search(rf"--seed: expected an int in \[0, 2147483647\].*Received: '{seed}'",
                      err.splitlines()[0]), err
     assert not os.path.exists("x.png")
+
+
+def _one_line_usage_error(status, out, err):
+    assert status == 2 and out == "", (status, out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_train_checks_logdir_before_it_makes_anything(tmp_path, capsys):
+    # Issue 25.5: an unwritable --logdir failed with exit 1 after making the
+    # run folder (config.json alone). As root no folder is read-only, so
+    # /proc (where nothing can be created) and a path under a file stand in.
+    run = tmp_path / "r"
+    (tmp_path / "notes.txt").write_text("mine")
+    for logdir, match in [("/proc/tfhm-no-such/tb", "--logdir '/proc/tfhm-no-such/tb': "
+                           "cannot create anything in '/proc'"),
+                          (str(tmp_path / "notes.txt" / "tb"), "notes.txt' is a file")]:
+        status, out, err = _run(TINY + ["--out", str(run), "--logdir", logdir], capsys)
+        _one_line_usage_error(status, out, err)
+        assert match in err, err
+        assert not run.exists()  # nothing was made
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path, capsys):
+    # Issue 25.5: a run folder holding only config.json (a run that failed or
+    # was stopped before its first checkpoint) was "already a tfhm run, use
+    # --resume", and --resume said "holds no checkpoint". Now the same command
+    # starts over there; a folder with a checkpoint is still protected.
+    from tfhm.run_dir import RunDir
+
+    run = RunDir(tmp_path / "r")
+    run.write_config({"model": {}, "train": {"epochs": 2}})
+    run.write_metrics([], append=False)
+    status, out, err = _run(TINY + ["--epochs", "1", "--out", run.path], capsys)
+    assert status == 0, err
+    assert [row["epoch"] for row in run.read_metrics()] == [1]
+    assert run.read_config()["train"]["epochs"] == 1  # the new run's config
+    status, out, err = _run(TINY + ["--epochs", "1", "--out", run.path], capsys)
+    _one_line_usage_error(status, out, err)
+    assert "already holds a tfhm run" in err
+    # The user's own files still make a folder "not empty".
+    other = RunDir(tmp_path / "other")
+    other.write_config({"model": {}})
+    (tmp_path / "other" / "thesis.tex").write_text("precious")
+    status, out, err = _run(TINY + ["--epochs", "1", "--out", other.path], capsys)
+    _one_line_usage_error(status, out, err)
+    assert "is not empty" in err and "thesis.tex" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["sample", "pretrained:digits_rws_16", "-n", "4", "--out", "/proc/grid.png"],
+    ["inpaint", "pretrained:digits_rws_16", "--mask", "bottom", "-n", "2",
+     "--num-proposals", "5", "--out", "/proc/grid.png"],
+    ["export", "pretrained:digits_rws_16", "--out", "/proc/served"],
+])
+def test_outputs_where_nothing_can_be_written_are_refused_first(argv, capsys):
+    # Issue 25.6: exit 1 and an OSError naming tfhm's own temporary file.
+    status, out, err = _run(argv, capsys)
+    _one_line_usage_error(status, out, err)
+    assert re.search(r"--out '/proc/(grid.png|served)': cannot create anything in "
+                     r"'/proc'", err), err
+    assert ".tmp-" not in err
+
+
+def test_inpaint_warns_when_n_exceeds_the_split(tmp_path, capsys):
+    # Issue 25.10: -n 100000 silently became the 360 validation digits.
+    status, out, err = _run(["inpaint", "pretrained:digits_rws_16", "--mask", "bottom",
+                             "-n", "100000", "--num-samples", "1", "--num-proposals",
+                             "2", "--out", str(tmp_path / "g.png")], capsys)
+    assert status == 0, err
+    assert json.loads(out)["num_images"] == 360
+    assert ("tfhm inpaint: warning: -n 100000, but the valid split of digits (8x8, "
+            "scikit-learn) has 360 images: inpainting all 360.") in err
+
+
+def test_train_refuses_an_out_that_reads_as_a_shipped_model(tmp_path, monkeypatch, capsys):
+    # Issue 25.10: `--out pretrained:NAME` made a folder that every later
+    # command reads as the shipped model NAME.
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _run(TINY + ["--out", "pretrained:digits_rws_16"], capsys)
+    _one_line_usage_error(status, out, err)
+    assert "--out 'pretrained:digits_rws_16': pretrained:NAME names a model" in err
+    assert os.listdir(tmp_path) == []

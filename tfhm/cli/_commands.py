@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from tfhm import datasets
+from tfhm import _io, datasets
 from tfhm.cli._parser import UsageError
 from tfhm.run_dir import MissingRunFileError, RunDir
 
@@ -144,6 +144,7 @@ def _check_png_out(out: str, overwrite: bool) -> None:
     if os.path.exists(out) and not overwrite:
         raise UsageError(f"--out {out!r} already exists. Pass --overwrite to "
                          "replace it, or choose another file.")
+    _io.check_can_write(out, "--out")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -179,6 +180,10 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
     model, saved = _load(args.run)
     x, description = _split(args, model, saved)
+    if args.n > len(x):
+        print(f"tfhm inpaint: warning: -n {args.n}, but the {args.split} split of "
+              f"{description} has {len(x)} images: inpainting all {len(x)}.",
+              file=sys.stderr, flush=True)
     x = x[:args.n]
     mask = inpainting.region_mask(args.mask, len(x), model.data_dim, seed=args.seed)
     completions = model.inpaint(x, mask, num_samples=args.num_samples,
@@ -206,6 +211,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Writes OUT/generator/VERSION and OUT/recognizer/VERSION (SavedModels)."""
     from tfhm.cli import load_tensorflow
 
+    _io.check_can_write(args.out, "--out")
     load_tensorflow(args.verbose)
     try:
         from tfhm.export import DEFAULT_MAX_NUM_SAMPLES, DEFAULT_MAX_ROWS, export_model
