@@ -750,3 +750,114 @@ def test_train_refuses_an_out_that_reads_as_a_shipped_model(tmp_path, monkeypatc
     _one_line_usage_error(status, out, err)
     assert "--out 'pretrained:digits_rws_16': pretrained:NAME names a model" in err
     assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def mnist_like(tmp_path_factory):
+    """A 784-pixel model folder and .npz files with and without x_test."""
+    folder = tmp_path_factory.mktemp("mnist_like")
+    rng = np.random.default_rng(0)
+    splits = {key: (rng.random((n, 784)) < 0.2).astype(np.uint8)
+              for key, n in (("x_train", 40), ("x_valid", 20), ("x_test", 30))}
+    np.savez(folder / "with_test.npz", **splits)
+    np.savez(folder / "no_test.npz", x_train=splits["x_train"], x_valid=splits["x_valid"])
+    hm = tfhm.HelmholtzMachine(data_dim=784, latent_dims=(5,), seed=0)
+    hm.compile()
+    (folder / "run").mkdir()
+    hm.save(folder / "run" / "model.keras")
+    return folder, splits["x_test"].astype(np.float32)
+
+
+def test_evaluate_on_the_test_split_with_error_bars_and_per_example_values(
+        mnist_like, tmp_path, capsys):
+    # Issue 25.7: --split test, mean ± standard error, --per-example FILE.npy.
+    folder, x_test = mnist_like
+    per_example = tmp_path / "values.npy"
+    argv = ["evaluate", str(folder / "run"), "--data", f"mnist:{folder / 'with_test.npz'}",
+            "--split", "test", "--num-samples", "10", "--seed", "3",
+            "--per-example", str(per_example)]
+    status, out, err = _run(argv, capsys)
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["split"] == "test" and result["num_examples"] == 30
+    hm = keras.models.load_model(folder / "run" / "model.keras")
+    expected = tfhm.evaluation.importance_sampled(hm, x_test, 10, seed=3)
+    table = np.load(per_example)
+    assert table.shape == (30,)
+    for key in ("elbo", "log_likelihood", "ess"):
+        np.testing.assert_array_equal(table[key], expected[key])
+        values = expected[key].astype(np.float64)
+        assert result[key] == pytest.approx(values.mean(), rel=1e-9)
+        assert result[f"{key}_standard_error"] == pytest.approx(
+            values.std(ddof=1) / np.sqrt(30), rel=1e-9)
+    np.testing.assert_allclose(table["exact_log_likelihood"],
+                               hm.exact_log_likelihood(x_test).numpy(), rtol=1e-6)
+    line = (f"log-likelihood {result['log_likelihood']:.2f} ± "
+            f"{result['log_likelihood_standard_error']:.2f} nats (K=10)")
+    assert line in err and "over 30 examples of the test split" in err, err
+    # The file is not replaced without --overwrite; with it, it is.
+    status, out, err = _run(argv, capsys)
+    _one_line_usage_error(status, out, err)
+    assert "--per-example" in err and "already exists" in err
+    assert _run(argv + ["--overwrite", "--quiet"], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("data, extra, match", [
+    ("no_test.npz", [], r"--split test: '.*no_test.npz' holds no x_test \(it holds "
+                        r"x_train, x_valid\)"),
+    (None, [], r"--split test: --data digits has no test split"),
+    ("with_test.npz", ["--per-example", "v.csv"],
+     r"--per-example must name a \.npy file\. Received: 'v.csv'"),
+])
+def test_evaluate_test_split_and_per_example_errors(mnist_like, data, extra, match, capsys):
+    folder, _ = mnist_like
+    run = str(folder / "run") if data else "pretrained:digits_rws_16"
+    argv = ["evaluate", run, "--split", "test", *extra]
+    if data:
+        argv += ["--data", f"mnist:{folder / data}"]
+    status, out, err = _run(argv, capsys)
+    _one_line_usage_error(status, out, err)
+    assert re.search(match, err), err
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory):
+    """A folder with a 60-pixel model and a npy file of 60-pixel 0/1 rows."""
+    folder = tmp_path_factory.mktemp("wide")
+    hm = tfhm.HelmholtzMachine(data_dim=60, latent_dims=(3,), seed=0)
+    hm.compile()
+    (folder / "run").mkdir()
+    hm.save(folder / "run" / "model.keras")
+    rng = np.random.default_rng(1)
+    np.save(folder / "rows.npy", (rng.random((50, 60)) < 0.3).astype(np.uint8))
+    return folder
+
+
+def test_sample_and_inpaint_take_an_image_shape(wide_run, tmp_path, capsys):
+    # Issue 25.8: --image-shape H,W; the default for 60 pixels is 6 x 10 (it
+    # was a 1 x 60 strip); a shape of another size is a one-line error.
+    run = str(wide_run / "run")
+    bare = ["--scale", "1", "--no-title", "--cols", "2", "-n", "4"]
+    for extra, size in [([], (2 * 11 + 1, 2 * 7 + 1)),
+                        (["--image-shape", "3,20"], (2 * 21 + 1, 2 * 4 + 1))]:
+        out = tmp_path / f"s{len(extra)}.png"
+        status, stdout, err = _run(["sample", run, "--out", str(out), *bare, *extra], capsys)
+        assert status == 0, err
+        with Image.open(out) as image:
+            assert image.size == size
+    data = ["--data", f"npy:{wide_run / 'rows.npy'}", "--mask", "bottom", "-n", "3",
+            "--num-samples", "1", "--num-proposals", "3"]
+    for extra, missing in [([], 3 * 30), (["--image-shape", "3,20"], 3 * 40)]:
+        out = tmp_path / f"i{len(extra)}.png"
+        status, stdout, err = _run(["inpaint", run, "--out", str(out), *data, *extra],
+                                   capsys)
+        assert status == 0, err
+        assert json.loads(stdout)["missing_pixels"] == missing  # rows 3-5 of 6, 1-2 of 3
+    for command in (["sample", run], ["inpaint", run, *data]):
+        status, out, err = _run([*command, "--out", str(tmp_path / "x.png"),
+                                 "--image-shape", "7,9"], capsys)
+        _one_line_usage_error(status, out, err)
+        assert "--image-shape 7,9: 7 x 9 = 63 pixels, but the model of" in err
+        assert "data_dim=60" in err
+    status, _, err = _run(["sample", run, "--out", "x.png", "--image-shape", "7"], capsys)
+    assert status == 2 and "expected HEIGHT,WIDTH" in err

@@ -395,10 +395,10 @@ def conditional_log_likelihood_checked(model, x, mask, num_proposals: int,
 
 # ------------------------------------------------------- masks and pictures
 def region_mask(region: str, num_rows: int, data_dim: int,
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, shape=None) -> np.ndarray:
     """The mask that hides `region` of every image: bool `[num_rows, data_dim]`.
 
-    Images are `plotting.image_shape(data_dim)`; True = observed.
+    Images are `plotting.image_shape(data_dim, shape)`; True = observed.
 
     Args:
       region: "top", "bottom" (rows from `height // 2` on), "left", "right"
@@ -406,13 +406,15 @@ def region_mask(region: str, num_rows: int, data_dim: int,
         each pixel hidden with probability P (`np.random.default_rng(seed)`).
       num_rows, data_dim: the shape.
       seed: seeds "random:P".
+      shape: `(height, width)` of one image; None: `plotting.image_shape`'s
+        default.
 
     Raises:
       ValueError: another region, or top/bottom for one-row images.
     """
     from tfhm import plotting
 
-    height, width = plotting.image_shape(data_dim)
+    height, width = plotting.image_shape(data_dim, shape)
     rows, cols = np.divmod(np.arange(data_dim), width)
     hidden = {"top": rows < height // 2, "bottom": rows >= height // 2,
               "left": cols < width // 2, "right": cols >= width // 2}
@@ -427,13 +429,13 @@ def region_mask(region: str, num_rows: int, data_dim: int,
     if region not in hidden or (height == 1 and region in ("top", "bottom")):
         raise ValueError(
             "`region` must be top, bottom, left, right or random:P (top and "
-            f"bottom need square images; data_dim={data_dim} is drawn as "
-            f"{height} x {width}). Received: {region!r}")
+            f"bottom need images of more than one row; data_dim={data_dim} is "
+            f"drawn as {height} x {width}). Received: {region!r}")
     return np.broadcast_to(~hidden[region], (num_rows, data_dim)).copy()
 
 
 def inpainting_grid(x, mask, completions, scale: int | None = None,
-                    title: str | None = None) -> np.ndarray:
+                    title: str | None = None, shape=None) -> np.ndarray:
     """One row per image: the data, what was observed, then the completions.
 
     Args:
@@ -443,6 +445,8 @@ def inpainting_grid(x, mask, completions, scale: int | None = None,
       completions: `[S, n, data_dim]`, e.g. `hm.inpaint(x, mask, S)`.
       scale: as `plotting.tile_images`; None: a grid about 400 pixels wide.
       title: a title band above the grid (None: the bare grid).
+      shape: `(height, width)` of one image; None: `plotting.image_shape`'s
+        default.
 
     Returns:
       uint8 `[height, width]` with n rows of `2 + S` images.
@@ -455,7 +459,8 @@ def inpainting_grid(x, mask, completions, scale: int | None = None,
     images = np.concatenate([x[None], observed[None], completions])  # [2+S, n, D]
     cols = images.shape[0]
     images = images.transpose(1, 0, 2).reshape(-1, x.shape[1])
+    shape = plotting.image_shape(x.shape[1], shape)
     if scale is None:
-        scale = plotting.auto_scale(cols, x.shape[1], cols)
-    grid = plotting.tile_images(images, cols=cols, scale=scale)
+        scale = plotting.auto_scale(cols, x.shape[1], cols, shape=shape)
+    grid = plotting.tile_images(images, cols=cols, scale=scale, shape=shape)
     return grid if title is None else plotting.annotate(grid, title)
