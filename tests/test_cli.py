@@ -861,3 +861,16 @@ def test_sample_and_inpaint_take_an_image_shape(wide_run, tmp_path, capsys):
         assert "data_dim=60" in err
     status, _, err = _run(["sample", run, "--out", "x.png", "--image-shape", "7"], capsys)
     assert status == 2 and "expected HEIGHT,WIDTH" in err
+
+
+def test_train_says_it_fits_the_baseline_and_how_to_skip_it(tmp_path, capsys):
+    # Issue 25.9: the baseline's EM (minutes on MNIST) ran with no output.
+    argv = [a for a in TINY if a != "--quiet"]
+    status, out, err = _run(argv + ["--epochs", "1", "--baseline-components", "3",
+                                    "--out", str(tmp_path / "r")], capsys)
+    assert status == 0, err
+    assert ("tfhm train: fitting the baseline, a mixture of 3 Bernoullis, to 2000 "
+            "training examples by EM (--baseline-components 0 skips it) ...") in err
+    status, out, err = _run(TINY + ["--epochs", "1", "--baseline-components", "0",
+                                    "--out", str(tmp_path / "s")], capsys)
+    assert status == 0 and "baseline" not in err and "baseline" not in out

@@ -133,7 +133,7 @@ def _make_strategy(name: str) -> Any:
 
 # ------------------------------------------------------------- the end
 def _baseline(x_train: Any, x_valid: Any, metrics: dict[str, Any], config: Any,
-              components: int) -> dict[str, Any]:
+              components: int, quiet: bool) -> dict[str, Any]:
     """The mixture of Bernoullis, fitted to x_train, scored on the model's data.
 
     The model's figure is its exact validation log-likelihood when it was
@@ -150,8 +150,25 @@ def _baseline(x_train: Any, x_valid: Any, metrics: dict[str, Any], config: Any,
             len(x_valid), config.eval_max_examples)
         model = metrics.get("val_log_likelihood")
         how = f"importance-sampled, K={config.eval_num_samples}"
+    from tfhm.progress import ProgressBar
+
+    if not quiet:
+        _say(f"fitting the baseline, a mixture of {components} Bernoullis, to "
+             f"{len(x_train)} training examples by EM (--baseline-components 0 "
+             "skips it) ...")
+    bar: list = []  # made at the first iteration, which knows the total
+
+    def on_iteration(done: int, total: int) -> None:
+        if not bar:
+            bar.append(ProgressBar(total, "baseline EM iterations",
+                                   enabled=False if quiet else "auto"))
+        bar[0].update(done)
+
     started = time.perf_counter()
-    mixture = baselines.fit_bernoulli_mixture(x_train, components, seed=config.seed)
+    mixture = baselines.fit_bernoulli_mixture(x_train, components, seed=config.seed,
+                                              on_iteration=on_iteration)
+    if bar:
+        bar[0].close()
     return {"baseline": f"mixture of {components} Bernoullis",
             "baseline_val_log_likelihood": float(mixture.log_prob(x_valid[:rows]).mean()),
             "baseline_seconds": time.perf_counter() - started,
@@ -267,7 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = _final_metrics(model, x_valid, history, seconds)
     if args.baseline_components > 0:
         metrics.update(_baseline(x_train, x_valid, metrics, config,
-                                 args.baseline_components))
+                                 args.baseline_components, args.quiet))
     run.write_metrics_json(metrics)
     if args.baseline_components > 0:
         _say(_comparison(metrics))
