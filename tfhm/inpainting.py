@@ -86,7 +86,7 @@ import tensorflow as tf
 from tfhm import _checks, _seeds, evaluation, objectives
 from tfhm.layers import _independent_bernoulli, bernoulli_log_prob, sample_bernoulli
 
-__all__ = ["COMPONENTS", "FILL_ROUNDS", "ROUNDS", "check_mask",
+__all__ = ["COMPONENTS", "FILL_ROUNDS", "MASK_HINT", "ROUNDS", "check_mask",
            "conditional_log_likelihood", "conditional_log_likelihood_checked",
            "fill_missing", "inpaint", "inpaint_and_log_likelihood",
            "inpaint_checked", "inpainting_grid", "log_likelihood_observed",
@@ -325,6 +325,10 @@ _conditional_graph = tf.function(conditional_log_likelihood,
                                  reduce_retracing=True)
 
 
+MASK_HINT = ("a mask is True or 1 where a pixel is observed and False or 0 where "
+             "it is missing")
+
+
 def check_mask(mask, x: np.ndarray) -> np.ndarray:
     """A checked mask (bool or 0/1, the shape of x) as float32 NumPy.
 
@@ -332,7 +336,7 @@ def check_mask(mask, x: np.ndarray) -> np.ndarray:
       ValueError: a dtype other than bool or numeric, a shape other than
         x's, or values other than 0 and 1 (with what was received).
     """
-    mask = _checks.binary_array(mask, x.shape[-1], name="mask")
+    mask = _checks.binary_array(mask, x.shape[-1], name="mask", hint=MASK_HINT)
     if mask.shape != x.shape:
         raise ValueError(
             f"`mask` must have the shape of `x`, {x.shape} (1 = observed, 0 = "
@@ -340,9 +344,17 @@ def check_mask(mask, x: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS):
-    """Checks, then runs `graph` over blocks of rows (see `inpaint_checked`)."""
-    x = _checks.binary_array(x, model.data_dim)
+def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS,
+               check_missing=False):
+    """Checks, then runs `graph` over blocks of rows (see `inpaint_checked`).
+
+    The mask is checked first; x only where it is observed (its missing
+    pixels may hold anything, NaN included, and are passed on as 0), unless
+    `check_missing` (the scored missing pixels of `conditional_log_likelihood`).
+    """
+    mask = _checks.binary_array(mask, model.data_dim, name="mask", hint=MASK_HINT)
+    x = _checks.binary_array(x, model.data_dim,
+                             observed=None if check_missing else mask)
     mask = check_mask(mask, x)
     counts = {name: _checks.positive_int(name, value, upper=_checks.INT32_MAX)
               for name, value in counts.items()}
@@ -390,7 +402,8 @@ def conditional_log_likelihood_checked(model, x, mask, num_proposals: int,
                                        seed=None, rounds: int = ROUNDS) -> tf.Tensor:
     """`conditional_log_likelihood` with checks and blocks as `inpaint_checked`."""
     return _in_blocks(model, _conditional_graph, x, mask, seed,
-                      {"num_proposals": num_proposals}, axis=0, rounds=rounds)
+                      {"num_proposals": num_proposals}, axis=0, rounds=rounds,
+                      check_missing=True)
 
 
 # ------------------------------------------------------- masks and pictures

@@ -433,7 +433,9 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         proposal; consistent in K with an O(1/K) bias (`tfhm.inpainting`).
 
         Args:
-          x: `[batch, data_dim]` of 0/1 values (those at missing pixels unused).
+          x: `[batch, data_dim]`, 0/1 where mask is 1; missing pixels may
+            hold anything, NaN included (they are not read). The exported
+            `inpaint` signature is stricter: 0/1 everywhere.
           mask: `[batch, data_dim]`, bool or 0/1: 1 where observed, 0 missing.
           num_samples: S, completions per row.
           num_proposals: K, draws of q per row, shared by its S completions.
@@ -444,7 +446,8 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
           mask is 1; a row with no observed pixel gets unconditional samples.
 
         Raises:
-          ValueError: bad x, mask (dtype, shape, values), counts or seed.
+          ValueError: bad x (dtype, shape, values where observed), mask
+            (dtype, shape, values), counts or seed.
 
         #### Examples
 
