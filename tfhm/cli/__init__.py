@@ -38,7 +38,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "load_tensorflow", "main"]
 
 EXIT_USAGE = 2  # bad input: nothing was started
 EXIT_FAILURE = 1  # a failure while running

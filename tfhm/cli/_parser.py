@@ -400,13 +400,14 @@ def _add_image_shape(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> Parser:
     """The `tfhm` parser with its subcommands (`args.command` names the one used)."""
-    parser = Parser(prog="tfhm",
-                    description="Helmholtz machines: train, evaluate, sample, export.")
+    parser = Parser(prog="tfhm")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=Parser)
     common = _common()
     _train_parser(commands, common)
     _run_parsers(commands, common)
+    # Named from the subcommands themselves, so that the line lists them all.
+    parser.description = f"Helmholtz machines: {', '.join(commands.choices)}."
     return parser
 
 
