@@ -174,7 +174,12 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             "vimco", "reinforce", "nvil", "reinforce_loo", "disarm"), a
             `tfhm.Algorithm`, or a `tfhm.estimators.Estimator` instance
             (with its options, e.g. `NVIL(hidden_units=(50,))`); what each
-            estimates and its K rules: `tfhm.estimators`.
+            estimates and its K rules: `tfhm.estimators`. Default
+            "wake_sleep"; `TrainConfig`, the `Trainer` and `tfhm train`
+            default to "reweighted_wake_sleep" (Bornschein & Bengio 2015's
+            recommendation): pass `algorithm` to be explicit. (compile keeps
+            the classic default so that code calling `compile()` trains as
+            it always did.)
           num_samples: K, draws of q per example; default the estimator's
             (1 for wake-sleep, 5 for reweighted wake-sleep, which Bornschein
             & Bengio 2015 found a good trade-off; see `tfhm.estimators`).

@@ -59,6 +59,7 @@ __all__ = [
     "ProgressBar",
     "RUN_CONFIG",
     "TrainConfig",
+    "TrainHistory",
     "Trainer",
     "save_model_atomic",
     "train",
@@ -68,7 +69,8 @@ __all__ = [
 CHECKPOINT_DIR = RunDir.CHECKPOINTS
 RUN_CONFIG = RunDir.CONFIG
 
-_LAZY = {"Trainer": "tfhm.training.trainer", "train": "tfhm.training.trainer"}
+_LAZY = {"Trainer": "tfhm.training.trainer", "TrainHistory": "tfhm.training.trainer",
+         "train": "tfhm.training.trainer"}
 
 
 def save_model_atomic(model: Any, path: str | os.PathLike) -> None:

@@ -33,9 +33,7 @@ from tfhm.training import report
 from tfhm.training import step as step_lib
 from tfhm.training.config import TrainConfig
 
-__all__ = ["Trainer", "train"]
-
-History = list[dict[str, Any]]
+__all__ = ["TrainHistory", "Trainer", "train"]
 # 0/1 data `[n, data_dim]`: NumPy arrays, tensors, nested lists.
 Data = npt.ArrayLike | tf.Tensor
 
@@ -43,6 +41,44 @@ Data = npt.ArrayLike | tf.Tensor
 def _serializable(value: Any) -> Any:
     """`value` as JSON (objects JSON cannot hold become their repr)."""
     return json.loads(json.dumps(value, default=repr))
+
+
+class TrainHistory(list):
+    """What `Trainer.fit` returns: one dict per epoch, and Keras' `History` view.
+
+    A list (as before) of the rows of the run's metrics, one dict per epoch
+    (`epoch` 1-based, the training means, the `val_*` metrics ...), with the
+    two attributes of the `keras.callbacks.History` that `hm.fit` returns:
+    `history`, a dict from each logged name to its per-epoch values, and
+    `epoch`, the 0-based epoch indices.
+
+    #### Examples
+
+    ```python
+    from tfhm.training.trainer import TrainHistory
+    h = TrainHistory([{"epoch": 1, "elbo": -20.5}, {"epoch": 2, "elbo": -19.0}])
+    assert h.history == {"elbo": [-20.5, -19.0]} and h.epoch == [0, 1]
+    assert h[-1]["elbo"] == -19.0          # still the list of rows
+    ```
+    """
+
+    @property
+    def history(self) -> dict[str, list]:
+        """`{name: [value of epoch 1, value of epoch 2, ...]}`, as Keras' `History.history`.
+
+        Every name any row logged, in the order first seen; NaN for an epoch
+        that did not log it. `epoch` is the list `epoch` instead.
+        """
+        names = list(dict.fromkeys(key for row in self for key in row if key != "epoch"))
+        return {name: [row.get(name, float("nan")) for row in self] for name in names}
+
+    @property
+    def epoch(self) -> list[int]:
+        """The 0-based indices of the epochs, as Keras' `History.epoch`."""
+        return [int(row["epoch"]) - 1 for row in self]
+
+
+History = TrainHistory  # the old name of fit's result type (then list[dict])
 
 
 class Trainer:
@@ -102,8 +138,8 @@ class Trainer:
     hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=0)
     trainer = tfhm.Trainer(hm, config, run_dir="runs/bars", verbose=0,
                            wake_optimizer=keras.optimizers.SGD(0.1))  # sleep: Adam
-    history = trainer.fit(x)               # one dict per epoch
-    print(history[-1]["val_log_likelihood"])
+    history = trainer.fit(x)               # one dict per epoch, and Keras' view:
+    print(history[-1]["val_log_likelihood"], history.history["val_log_likelihood"])
     # Resuming a finished run restores its weights and writes nothing:
     hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=1)
     trainer = tfhm.Trainer(hm, config, run_dir="runs/bars", verbose=0,
@@ -189,8 +225,18 @@ class Trainer:
             shuffle=self.config.shuffle)
 
     # -------------------------------------------------------- run folder
+    def _train_record(self) -> dict[str, Any]:
+        """config.json's `train`: the TrainConfig with the K actually used.
+
+        `num_samples=None` (the estimator's default) is recorded as the K the
+        model was compiled with, so the run says what it trained with.
+        """
+        record = self.config.as_dict()
+        record["num_samples"] = self.model.num_samples
+        return record
+
     def _run_description(self, num_examples: int) -> dict[str, Any]:
-        return {"model": self.model.get_config(), "train": self.config.as_dict(),
+        return {"model": self.model.get_config(), "train": self._train_record(),
                 "optimizers": self._optimizers(), "num_examples": num_examples,
                 **self.run_info}
 
@@ -200,7 +246,7 @@ class Trainer:
                 for name, optimizer in (("wake", self.model.wake_optimizer),
                                         ("sleep", self.model.sleep_optimizer))}
 
-    def _open_run(self, num_examples: int, resume: bool, overwrite: bool) -> History:
+    def _open_run(self, num_examples: int, resume: bool, overwrite: bool) -> list[dict[str, Any]]:
         """Checks the run folder and restores a resumed run.
 
         Returns:
@@ -218,8 +264,11 @@ class Trainer:
             return []
         run.check_resumable()
         fixed = [k for k in TrainConfig.fields() if k not in TrainConfig.resumable_fields()]
-        run.check_compatible(self.model.get_config(), self.config.as_dict(),
-                             num_examples, fixed, self._optimizers())
+        train = self._train_record()
+        if run.read_config().get("train", {}).get("num_samples") is None:
+            train["num_samples"] = self.config.num_samples  # recorded before issue 25
+        run.check_compatible(self.model.get_config(), train, num_examples, fixed,
+                             self._optimizers())
         run.restore_newest_intact(self.checkpoint)
         done = int(self._epoch.numpy())
         if done >= self.config.epochs:  # nothing to train: write nothing
@@ -384,11 +433,13 @@ class Trainer:
             (nothing is deleted) and its files are replaced.
 
         Returns:
-          The history: a list with one dict per epoch (the rows of the run's
-          metrics): `epoch` (1-based), the training means `wake_loss`,
+          A `TrainHistory`: a list with one dict per epoch (the rows of the
+          run's metrics): `epoch` (1-based), the training means `wake_loss`,
           `sleep_loss`, `elbo`, `ess` over the epoch's examples, the
           `val_*` metrics and diagnostics of `evaluate_epoch`, `seconds` and
-          `examples_per_second`.
+          `examples_per_second`; like the `keras.callbacks.History` of
+          `hm.fit`, its `history` maps each name to its per-epoch values and
+          its `epoch` lists the 0-based epochs.
 
         Raises:
           ValueError: data that is not 0/1 `[n, data_dim]`; `resume` without a
@@ -408,7 +459,7 @@ class Trainer:
             self._say(f"tfhm: the run in {self.run_dir!r} is already complete "
                       f"({int(self._epoch.numpy())}/{self.config.epochs} epochs); "
                       "nothing was changed.")
-            return history
+            return TrainHistory(history)
         self._start_writing(len(x), resumed=resume)
         writer = (tf.summary.create_file_writer(self.logdir)
                   if self.logdir is not None and self.is_chief else None)
@@ -424,7 +475,7 @@ class Trainer:
             if self._scratch_dir is not None:
                 shutil.rmtree(self._scratch_dir, ignore_errors=True)  # our temp dir
                 self._scratch_dir, self._manager = None, None
-        return history
+        return TrainHistory(history)
 
 
 def train(model: HelmholtzMachine, x: Data, config: TrainConfig | None = None,
@@ -440,6 +491,6 @@ def train(model: HelmholtzMachine, x: Data, config: TrainConfig | None = None,
         `run_dir`, `logdir`, `verbose`, `run_info`.
 
     Returns:
-      The history, one dict per epoch (see `Trainer.fit`).
+      The `TrainHistory`, one dict per epoch (see `Trainer.fit`).
     """
     return Trainer(model, config, **trainer_kwargs).fit(x, validation_data)
