@@ -97,6 +97,8 @@ def _tensorflow_if_loaded():
 
 
 _BINARIZE_HINT = "binarize grey-scale data first, e.g. with tfhm.datasets.binarize"
+# The hint of the message for a mask (`tfhm.inpainting`) that is not 0/1.
+MASK_HINT = "a mask is True or 1 where a pixel is observed and False or 0 where it is missing"
 
 
 def binary_array(x, data_dim: int | None = None, name: str = "x", *,

@@ -86,7 +86,7 @@ import tensorflow as tf
 from tfhm import _checks, _seeds, evaluation, objectives
 from tfhm.layers import _independent_bernoulli, bernoulli_log_prob, sample_bernoulli
 
-__all__ = ["COMPONENTS", "FILL_ROUNDS", "MASK_HINT", "ROUNDS", "check_mask",
+__all__ = ["COMPONENTS", "FILL_ROUNDS", "ROUNDS", "check_mask",
            "conditional_log_likelihood", "conditional_log_likelihood_checked",
            "fill_missing", "inpaint", "inpaint_and_log_likelihood",
            "inpaint_checked", "inpainting_grid", "log_likelihood_observed",
@@ -325,10 +325,6 @@ _conditional_graph = tf.function(conditional_log_likelihood,
                                  reduce_retracing=True)
 
 
-MASK_HINT = ("a mask is True or 1 where a pixel is observed and False or 0 where "
-             "it is missing")
-
-
 def check_mask(mask, x: np.ndarray) -> np.ndarray:
     """A checked mask (bool or 0/1, the shape of x) as float32 NumPy.
 
@@ -336,7 +332,7 @@ def check_mask(mask, x: np.ndarray) -> np.ndarray:
       ValueError: a dtype other than bool or numeric, a shape other than
         x's, or values other than 0 and 1 (with what was received).
     """
-    mask = _checks.binary_array(mask, x.shape[-1], name="mask", hint=MASK_HINT)
+    mask = _checks.binary_array(mask, x.shape[-1], name="mask", hint=_checks.MASK_HINT)
     if mask.shape != x.shape:
         raise ValueError(
             f"`mask` must have the shape of `x`, {x.shape} (1 = observed, 0 = "
@@ -344,17 +340,13 @@ def check_mask(mask, x: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS,
-               check_missing=False):
+def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS, check_missing=False):
     """Checks, then runs `graph` over blocks of rows (see `inpaint_checked`).
 
-    The mask is checked first; x only where it is observed (its missing
-    pixels may hold anything, NaN included, and are passed on as 0), unless
-    `check_missing` (the scored missing pixels of `conditional_log_likelihood`).
-    """
-    mask = _checks.binary_array(mask, model.data_dim, name="mask", hint=MASK_HINT)
-    x = _checks.binary_array(x, model.data_dim,
-                             observed=None if check_missing else mask)
+    x is checked where observed only (missing pixels, NaN included, become 0)
+    unless `check_missing` (`conditional_log_likelihood` scores them)."""
+    mask = _checks.binary_array(mask, model.data_dim, name="mask", hint=_checks.MASK_HINT)
+    x = _checks.binary_array(x, model.data_dim, observed=None if check_missing else mask)
     mask = check_mask(mask, x)
     counts = {name: _checks.positive_int(name, value, upper=_checks.INT32_MAX)
               for name, value in counts.items()}
@@ -419,8 +411,7 @@ def region_mask(region: str, num_rows: int, data_dim: int,
         each pixel hidden with probability P (`np.random.default_rng(seed)`).
       num_rows, data_dim: the shape.
       seed: seeds "random:P".
-      shape: `(height, width)` of one image; None: `plotting.image_shape`'s
-        default.
+      shape: `(height, width)` of one image (default: `plotting.image_shape`).
 
     Raises:
       ValueError: another region, or top/bottom for one-row images.
@@ -458,8 +449,7 @@ def inpainting_grid(x, mask, completions, scale: int | None = None,
       completions: `[S, n, data_dim]`, e.g. `hm.inpaint(x, mask, S)`.
       scale: as `plotting.tile_images`; None: a grid about 400 pixels wide.
       title: a title band above the grid (None: the bare grid).
-      shape: `(height, width)` of one image; None: `plotting.image_shape`'s
-        default.
+      shape: `(height, width)` of one image (default: `plotting.image_shape`).
 
     Returns:
       uint8 `[height, width]` with n rows of `2 + S` images.

@@ -97,27 +97,6 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         self.built = True
 
     @property
-    def eval_num_samples(self) -> int:
-        """K of the importance-sampled `log_likelihood` of `evaluate` and validation.
-
-        Set by `compile` (100 by default) or by assignment; a new value takes
-        effect at the next `evaluate` (the compiled test step is rebuilt) and
-        is saved with the model.
-
-        Raises:
-          ValueError: on assignment of anything but a positive int.
-        """
-        return self._eval_num_samples
-
-    @eval_num_samples.setter
-    def eval_num_samples(self, value) -> None:
-        self._eval_num_samples = _checks.positive_int("eval_num_samples", value)
-        # The compiled test step traced K in as a constant: trace it again.
-        self.test_function = None
-        if getattr(self, "_hm_compile_config", None) is not None:
-            self._hm_compile_config["eval_num_samples"] = self._eval_num_samples
-
-    @property
     def metrics(self) -> list:
         return list(self._trackers.values())
 
@@ -169,17 +148,12 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         Args:
           wake_optimizer: optimizer of the generator and prior (wake phase).
           sleep_optimizer: optimizer of the recognizer.
-          algorithm: the gradient estimator: a name of
-            `tfhm.estimators.names()` ("wake_sleep", "reweighted_wake_sleep",
-            "vimco", "reinforce", "nvil", "reinforce_loo", "disarm"), a
-            `tfhm.Algorithm`, or a `tfhm.estimators.Estimator` instance
-            (with its options, e.g. `NVIL(hidden_units=(50,))`); what each
-            estimates and its K rules: `tfhm.estimators`. Default
-            "wake_sleep"; `TrainConfig`, the `Trainer` and `tfhm train`
-            default to "reweighted_wake_sleep" (Bornschein & Bengio 2015's
-            recommendation): pass `algorithm` to be explicit. (compile keeps
-            the classic default so that code calling `compile()` trains as
-            it always did.)
+          algorithm: the gradient estimator: a name of `tfhm.estimators.names()` ("wake_sleep",
+            "reweighted_wake_sleep", "vimco", "reinforce", "nvil", "reinforce_loo", "disarm"), a
+            `tfhm.Algorithm`, or a `tfhm.estimators.Estimator` instance (with its options, e.g.
+            `NVIL(hidden_units=(50,))`); what each estimates and its K rules: `tfhm.estimators`.
+            Default "wake_sleep"; `TrainConfig`, the `Trainer` and `tfhm train` default to
+            "reweighted_wake_sleep".
           num_samples: K, draws of q per example; default the estimator's
             (1 for wake-sleep, 5 for reweighted wake-sleep, which Bornschein
             & Bengio 2015 found a good trade-off; see `tfhm.estimators`).
@@ -386,26 +360,17 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
 
         Args:
           x: `[batch, data_dim]` of 0/1 values.
-          num_samples: None (default) for one draw without a sample axis, the
-            shapes of the exported recognizer's `encode`; or K, a positive
-            int, for K ancestral draws of q per example stacked on a leading
-            axis (as `sample`'s `n` and TFP's `sample(K)`).
-          seed: None (the model's seed generator), an int in [0, 2**31), or
-            an int tensor `[2]`. The draw is `Recognizer.sample(x, K, seed)`
-            (K = 1 when num_samples is None): the exported recognizer's
-            `encode(x, seed)` gives the same `z1..zL` as `encode(x, seed=seed)`.
+          num_samples: None: one draw, no sample axis (the exported `encode`'s
+            shapes); K: K ancestral draws of q per example on a leading axis.
+          seed: None (the model's seed generator), an int, or an int tensor
+            `[2]`. The draw is `Recognizer.sample(x, K, seed)` (K = 1 for
+            None): the exported `encode(x, seed)` gives the same `z1..zL`.
 
         Returns:
           A dict: `z1_probs` .. `zL_probs` float32 `[batch, d_l]` (the
           deterministic bottom-up means of `Recognizer.call`; exactly
-          `q(z_1 = 1 | x)` for the first layer) and `z1` .. `zL` float32 0/1,
-          `[batch, d_l]` when num_samples is None, else
-          `[num_samples, batch, d_l]`. (Before issue 25 the default was
-          num_samples=1, which gave `[1, batch, d_l]`: pass it for that.)
-
-        Raises:
-          ValueError: bad x, a num_samples that is not None or a positive int,
-            a bad seed.
+          `q(z_1 = 1 | x)` for the first layer) and `z1` .. `zL` float32 0/1
+          `[batch, d_l]` (None; K = 1 gave `[1, ...]` before) or `[K, batch, d_l]`.
 
         #### Examples
 
@@ -413,10 +378,8 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         import tfhm
         x, _ = tfhm.datasets.load_digits()
         hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8, 4), seed=0)
-        codes = hm.encode(x[:5], seed=1)                 # one draw, as exported
+        codes = hm.encode(x[:5], seed=1)  # one draw; num_samples=3: [3, 5, 8]
         assert codes["z1"].shape == (5, 8) and codes["z2_probs"].shape == (5, 4)
-        codes = hm.encode(x[:5], num_samples=3, seed=1)  # three draws
-        assert codes["z1"].shape == (3, 5, 8)
         ```
         """
         x = _checks.binary_data(x, self.data_dim)
@@ -424,10 +387,9 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             "num_samples", num_samples, upper=_checks.INT32_MAX)
         latents, _ = self.recognizer.sample(
             x, draws, _seeds.to_stateless(seed, self.seed_generator))
-        if num_samples is None:
-            latents = [z[0] for z in latents]  # [batch, d_l]
         result = {f"z{l + 1}_probs": m for l, m in enumerate(self.recognizer(x))}
-        result.update({f"z{l + 1}": z for l, z in enumerate(latents)})
+        result.update({f"z{l + 1}": z if num_samples else z[0]  # None: [batch, d_l]
+                       for l, z in enumerate(latents)})
         return result
 
     def inpaint(self, x, mask, num_samples: int = 1, num_proposals: int = 100,
@@ -438,9 +400,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         proposal; consistent in K with an O(1/K) bias (`tfhm.inpainting`).
 
         Args:
-          x: `[batch, data_dim]`, 0/1 where mask is 1; missing pixels may
-            hold anything, NaN included (they are not read). The exported
-            `inpaint` signature is stricter: 0/1 everywhere.
+          x: `[batch, data_dim]`, 0/1 where mask is 1 (missing pixels unread: NaN is fine).
           mask: `[batch, data_dim]`, bool or 0/1: 1 where observed, 0 missing.
           num_samples: S, completions per row.
           num_proposals: K, draws of q per row, shared by its S completions.
@@ -451,8 +411,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
           mask is 1; a row with no observed pixel gets unconditional samples.
 
         Raises:
-          ValueError: bad x (dtype, shape, values where observed), mask
-            (dtype, shape, values), counts or seed.
+          ValueError: bad x (where observed), mask (dtype, shape, values), counts, seed.
 
         #### Examples
 

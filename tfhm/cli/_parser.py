@@ -286,34 +286,7 @@ def _train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    evaluate = commands.add_parser(
-        "evaluate", parents=[common], help="ELBO and log-likelihoods of a trained run",
-        description="Prints JSON: the ELBO, the importance-sampled "
-        "log-likelihood and effective sample size with K draws (the means of "
-        "hm.log_likelihood(x, num_samples=K, seed=SEED)), each with its "
-        "standard error over the examples, and the exact log-likelihood when "
-        "the latent space can be enumerated (tfhm.evaluation.evaluate_examples). "
-        "On stderr: a progress bar on terminals and the line 'mean ± standard "
-        "error'.")
-    _add_run(evaluate)
-    evaluate.add_argument("--data", type=_data_spec, default=None,
-                          help="default: the data the run was trained on")
-    evaluate.add_argument("--split", choices=["valid", "train", "test"], default="valid",
-                          help="which split of --data (default valid; test needs an "
-                          "mnist: file holding x_test)")
-    evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
-                          help="K importance samples per example (default 1000)")
-    evaluate.add_argument("--seed", type=_seed, default=0,
-                          help="int in [0, 2**31) (default 0)")
-    evaluate.add_argument("--per-example", default=None, metavar="FILE.npy",
-                          help="also write the per-example values (a structured "
-                          "array: elbo, log_likelihood, ess, exact_log_likelihood "
-                          "when computed)")
-    evaluate.add_argument("--overwrite", action="store_true",
-                          help="replace --per-example if it exists")
-    evaluate.add_argument("--quiet", action="store_true",
-                          help="print only the JSON (no progress bar, no error-bar line)")
-
+    _evaluate_parser(commands, common)
     sample = commands.add_parser("sample", parents=[common],
                                  help="a PNG grid of generated images")
     _add_run(sample)
@@ -323,7 +296,7 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     sample.add_argument("--overwrite", action="store_true",
                         help="replace --out if it exists")
     sample.add_argument("--seed", type=_seed, default=0,
-                          help="int in [0, 2**31) (default 0)")
+                        help="int in [0, 2**31) (default 0)")
     sample.add_argument("--binary", action="store_true",
                         help="0/1 samples instead of Bernoulli means")
     sample.add_argument("--cols", type=_positive_int, default=None)
@@ -355,6 +328,36 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                         help="replace an existing version folder")
 
 
+def _evaluate_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", parents=[common], help="ELBO and log-likelihoods of a trained run",
+        description="Prints JSON: the ELBO, the importance-sampled "
+        "log-likelihood and effective sample size with K draws (the means of "
+        "hm.log_likelihood(x, num_samples=K, seed=SEED)), each with its "
+        "standard error over the examples, and the exact log-likelihood when "
+        "the latent space can be enumerated (tfhm.evaluation.evaluate_examples). "
+        "On stderr: a progress bar on terminals and the line 'mean ± standard "
+        "error'.")
+    _add_run(evaluate)
+    evaluate.add_argument("--data", type=_data_spec, default=None,
+                          help="default: the data the run was trained on")
+    evaluate.add_argument("--split", choices=["valid", "train", "test"], default="valid",
+                          help="which split of --data (default valid; test needs an "
+                          "mnist: file holding x_test)")
+    evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
+                          help="K importance samples per example (default 1000)")
+    evaluate.add_argument("--seed", type=_seed, default=0,
+                          help="int in [0, 2**31) (default 0)")
+    evaluate.add_argument("--per-example", default=None, metavar="FILE.npy",
+                          help="also write the per-example values (a structured "
+                          "array: elbo, log_likelihood, ess, exact_log_likelihood "
+                          "when computed)")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="replace --per-example if it exists")
+    evaluate.add_argument("--quiet", action="store_true",
+                          help="print only the JSON (no progress bar, no error-bar line)")
+
+
 def _inpaint_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     inpaint = commands.add_parser(
         "inpaint", parents=[common], help="complete hidden parts of images (PNG grid)",
@@ -384,7 +387,7 @@ def _inpaint_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     inpaint.add_argument("--num-proposals", type=_positive_int, default=100,
                          help="K draws of q per image (default 100)")
     inpaint.add_argument("--seed", type=_seed, default=0,
-                          help="int in [0, 2**31) (default 0)")
+                         help="int in [0, 2**31) (default 0)")
     inpaint.add_argument("--scale", type=_positive_int, default=None,
                          help="pixels per data pixel (default: a grid about 400 "
                          "pixels wide)")
