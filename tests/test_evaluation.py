@@ -121,7 +121,8 @@ def test_evaluate_examples_gives_per_example_values_and_standard_errors(capsys):
     assert "evaluate K=30" in err and "3/3" in err and err.endswith("\r")
     evaluation.evaluate_examples(hm, x[:10], num_samples=3, seed=0)  # default: no bar
     assert capsys.readouterr().err == ""
-    assert evaluation.mean_and_standard_error([2.0])[1] != evaluation.mean_and_standard_error(
-        [2.0])[1]  # one example: NaN
+    assert np.isnan(evaluation.mean_and_standard_error([2.0])[1])  # one example: NaN
     with pytest.raises(ValueError, match=r"Received: values.shape=\(0,\)"):
         evaluation.mean_and_standard_error([])
+    with pytest.raises(ValueError, match="Received: progress='yes'"):
+        evaluation.evaluate_examples(hm, x[:10], num_samples=3, progress="yes")

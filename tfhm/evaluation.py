@@ -337,7 +337,8 @@ def evaluate_examples(model, x, num_samples: int = 1000, seed=None, *,
         `num_examples` (n) and `num_samples` (K).
 
     Raises:
-      ValueError: as `importance_sampled`.
+      ValueError: as `importance_sampled`, or a `progress` other than True,
+        False and "auto".
 
     #### Examples
 
@@ -354,6 +355,9 @@ def evaluate_examples(model, x, num_samples: int = 1000, seed=None, *,
     """
     from tfhm.progress import ProgressBar
 
+    if progress not in (True, False, "auto"):
+        raise ValueError("`progress` must be True, False or \"auto\". "
+                         f"Received: progress={progress!r}")
     bar: list = []  # made once the number of blocks is known
 
     def on_block(done: int, total: int, parts: dict) -> None:
