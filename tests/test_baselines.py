@@ -33,3 +33,15 @@ def test_mixture_normalizes_and_em_improves():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="num_components=0"):
         baselines.fit_bernoulli_mixture(np.zeros((3, 2)), 0)
+
+
+def test_on_iteration_reports_every_em_iteration_and_changes_nothing():
+    # Issue 25.9: the baseline's EM ran with no sign of progress; the callback
+    # a progress bar hangs on sees each iteration, and the fit is unchanged.
+    x, _ = datasets.load_digits()
+    seen = []
+    reported = baselines.fit_bernoulli_mixture(x, 4, num_iterations=7, seed=1,
+                                               on_iteration=lambda *a: seen.append(a))
+    plain = baselines.fit_bernoulli_mixture(x, 4, num_iterations=7, seed=1)
+    assert seen == [(i, 7) for i in range(1, 8)]
+    np.testing.assert_array_equal(reported.probs, plain.probs)

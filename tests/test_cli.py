@@ -651,3 +651,226 @@ def test_inpaint_help_and_mask_errors_import_no_tensorflow():
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
     assert "random:P (each pixel" in result.stdout  # the --mask help
     assert "Received: 'random:x'" in result.stderr
+
+
+# ------------------------------------------------------------------ issue 25
+@pytest.mark.parametrize("command", [
+    ["evaluate", "pretrained:digits_rws_16"],
+    ["sample", "pretrained:digits_rws_16", "--out", "x.png"],
+    ["inpaint", "pretrained:digits_rws_16", "--mask", "bottom", "--out", "x.png"]])
+@pytest.mark.parametrize("seed", ["99999999999", "4294967295", "-1", "2147483648"])
+def test_seed_flags_refuse_seeds_out_of_range(command, seed, capsys):
+    # Issue 25.1: `--seed 99999999999` gave the numbers of --seed 1215752191
+    # and 4294967295 those of -1. Now one line, exit 2, nothing loaded.
+    status, out, err = _run([*command, "--seed", seed], capsys)
+    assert status == 2 and out == ""
+    assert re.search(rf"--seed: expected an int in \[0, 2147483647\].*Received: '{seed}'",
+                     err.splitlines()[0]), err
+    assert not os.path.exists("x.png")
+
+
+def _one_line_usage_error(status, out, err):
+    assert status == 2 and out == "", (status, out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_train_checks_logdir_before_it_makes_anything(tmp_path, capsys):
+    # Issue 25.5: an unwritable --logdir failed with exit 1 after making the
+    # run folder (config.json alone). As root no folder is read-only, so
+    # /proc (where nothing can be created) and a path under a file stand in.
+    run = tmp_path / "r"
+    (tmp_path / "notes.txt").write_text("mine")
+    for logdir, match in [("/proc/tfhm-no-such/tb", "--logdir '/proc/tfhm-no-such/tb': "
+                           "cannot create anything in '/proc'"),
+                          (str(tmp_path / "notes.txt" / "tb"), "notes.txt' is a file")]:
+        status, out, err = _run(TINY + ["--out", str(run), "--logdir", logdir], capsys)
+        _one_line_usage_error(status, out, err)
+        assert match in err, err
+        assert not run.exists()  # nothing was made
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_a_run_stopped_before_its_first_checkpoint_starts_again(tmp_path, capsys):
+    # Issue 25.5: a run folder holding only config.json (a run that failed or
+    # was stopped before its first checkpoint) was "already a tfhm run, use
+    # --resume", and --resume said "holds no checkpoint". Now the same command
+    # starts over there; a folder with a checkpoint is still protected.
+    from tfhm.run_dir import RunDir
+
+    run = RunDir(tmp_path / "r")
+    run.write_config({"model": {}, "train": {"epochs": 2}})
+    run.write_metrics([], append=False)
+    status, out, err = _run(TINY + ["--epochs", "1", "--out", run.path], capsys)
+    assert status == 0, err
+    assert [row["epoch"] for row in run.read_metrics()] == [1]
+    assert run.read_config()["train"]["epochs"] == 1  # the new run's config
+    status, out, err = _run(TINY + ["--epochs", "1", "--out", run.path], capsys)
+    _one_line_usage_error(status, out, err)
+    assert "already holds a tfhm run" in err
+    # The user's own files still make a folder "not empty".
+    other = RunDir(tmp_path / "other")
+    other.write_config({"model": {}})
+    (tmp_path / "other" / "thesis.tex").write_text("precious")
+    status, out, err = _run(TINY + ["--epochs", "1", "--out", other.path], capsys)
+    _one_line_usage_error(status, out, err)
+    assert "is not empty" in err and "thesis.tex" in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["sample", "pretrained:digits_rws_16", "-n", "4", "--out", "/proc/grid.png"],
+    ["inpaint", "pretrained:digits_rws_16", "--mask", "bottom", "-n", "2",
+     "--num-proposals", "5", "--out", "/proc/grid.png"],
+    ["export", "pretrained:digits_rws_16", "--out", "/proc/served"],
+])
+def test_outputs_where_nothing_can_be_written_are_refused_first(argv, capsys):
+    # Issue 25.6: exit 1 and an OSError naming tfhm's own temporary file.
+    status, out, err = _run(argv, capsys)
+    _one_line_usage_error(status, out, err)
+    assert re.search(r"--out '/proc/(grid.png|served)': cannot create anything in "
+                     r"'/proc'", err), err
+    assert ".tmp-" not in err
+
+
+def test_inpaint_warns_when_n_exceeds_the_split(tmp_path, capsys):
+    # Issue 25.10: -n 100000 silently became the 360 validation digits.
+    status, out, err = _run(["inpaint", "pretrained:digits_rws_16", "--mask", "bottom",
+                             "-n", "100000", "--num-samples", "1", "--num-proposals",
+                             "2", "--out", str(tmp_path / "g.png")], capsys)
+    assert status == 0, err
+    assert json.loads(out)["num_images"] == 360
+    assert ("tfhm inpaint: warning: -n 100000, but the valid split of digits (8x8, "
+            "scikit-learn) has 360 images: inpainting all 360.") in err
+
+
+def test_train_refuses_an_out_that_reads_as_a_shipped_model(tmp_path, monkeypatch, capsys):
+    # Issue 25.10: `--out pretrained:NAME` made a folder that every later
+    # command reads as the shipped model NAME.
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _run(TINY + ["--out", "pretrained:digits_rws_16"], capsys)
+    _one_line_usage_error(status, out, err)
+    assert "--out 'pretrained:digits_rws_16': pretrained:NAME names a model" in err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def mnist_like(tmp_path_factory):
+    """A 784-pixel model folder and .npz files with and without x_test."""
+    folder = tmp_path_factory.mktemp("mnist_like")
+    rng = np.random.default_rng(0)
+    splits = {key: (rng.random((n, 784)) < 0.2).astype(np.uint8)
+              for key, n in (("x_train", 40), ("x_valid", 20), ("x_test", 30))}
+    np.savez(folder / "with_test.npz", **splits)
+    np.savez(folder / "no_test.npz", x_train=splits["x_train"], x_valid=splits["x_valid"])
+    hm = tfhm.HelmholtzMachine(data_dim=784, latent_dims=(5,), seed=0)
+    hm.compile()
+    (folder / "run").mkdir()
+    hm.save(folder / "run" / "model.keras")
+    return folder, splits["x_test"].astype(np.float32)
+
+
+def test_evaluate_on_the_test_split_with_error_bars_and_per_example_values(
+        mnist_like, tmp_path, capsys):
+    # Issue 25.7: --split test, mean ± standard error, --per-example FILE.npy.
+    folder, x_test = mnist_like
+    per_example = tmp_path / "values.npy"
+    argv = ["evaluate", str(folder / "run"), "--data", f"mnist:{folder / 'with_test.npz'}",
+            "--split", "test", "--num-samples", "10", "--seed", "3",
+            "--per-example", str(per_example)]
+    status, out, err = _run(argv, capsys)
+    assert status == 0, err
+    result = json.loads(out)
+    assert result["split"] == "test" and result["num_examples"] == 30
+    hm = keras.models.load_model(folder / "run" / "model.keras")
+    expected = tfhm.evaluation.importance_sampled(hm, x_test, 10, seed=3)
+    table = np.load(per_example)
+    assert table.shape == (30,)
+    for key in ("elbo", "log_likelihood", "ess"):
+        np.testing.assert_array_equal(table[key], expected[key])
+        values = expected[key].astype(np.float64)
+        assert result[key] == pytest.approx(values.mean(), rel=1e-9)
+        assert result[f"{key}_standard_error"] == pytest.approx(
+            values.std(ddof=1) / np.sqrt(30), rel=1e-9)
+    np.testing.assert_allclose(table["exact_log_likelihood"],
+                               hm.exact_log_likelihood(x_test).numpy(), rtol=1e-6)
+    line = (f"log-likelihood {result['log_likelihood']:.2f} ± "
+            f"{result['log_likelihood_standard_error']:.2f} nats (K=10)")
+    assert line in err and "over 30 examples of the test split" in err, err
+    # The file is not replaced without --overwrite; with it, it is.
+    status, out, err = _run(argv, capsys)
+    _one_line_usage_error(status, out, err)
+    assert "--per-example" in err and "already exists" in err
+    assert _run(argv + ["--overwrite", "--quiet"], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("data, extra, match", [
+    ("no_test.npz", [], r"--split test: '.*no_test.npz' holds no x_test \(it holds "
+                        r"x_train, x_valid\)"),
+    (None, [], r"--split test: --data digits has no test split"),
+    ("with_test.npz", ["--per-example", "v.csv"],
+     r"--per-example must name a \.npy file\. Received: 'v.csv'"),
+])
+def test_evaluate_test_split_and_per_example_errors(mnist_like, data, extra, match, capsys):
+    folder, _ = mnist_like
+    run = str(folder / "run") if data else "pretrained:digits_rws_16"
+    argv = ["evaluate", run, "--split", "test", *extra]
+    if data:
+        argv += ["--data", f"mnist:{folder / data}"]
+    status, out, err = _run(argv, capsys)
+    _one_line_usage_error(status, out, err)
+    assert re.search(match, err), err
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory):
+    """A folder with a 60-pixel model and a npy file of 60-pixel 0/1 rows."""
+    folder = tmp_path_factory.mktemp("wide")
+    hm = tfhm.HelmholtzMachine(data_dim=60, latent_dims=(3,), seed=0)
+    hm.compile()
+    (folder / "run").mkdir()
+    hm.save(folder / "run" / "model.keras")
+    rng = np.random.default_rng(1)
+    np.save(folder / "rows.npy", (rng.random((50, 60)) < 0.3).astype(np.uint8))
+    return folder
+
+
+def test_sample_and_inpaint_take_an_image_shape(wide_run, tmp_path, capsys):
+    # Issue 25.8: --image-shape H,W; the default for 60 pixels is 6 x 10 (it
+    # was a 1 x 60 strip); a shape of another size is a one-line error.
+    run = str(wide_run / "run")
+    bare = ["--scale", "1", "--no-title", "--cols", "2", "-n", "4"]
+    for extra, size in [([], (2 * 11 + 1, 2 * 7 + 1)),
+                        (["--image-shape", "3,20"], (2 * 21 + 1, 2 * 4 + 1))]:
+        out = tmp_path / f"s{len(extra)}.png"
+        status, stdout, err = _run(["sample", run, "--out", str(out), *bare, *extra], capsys)
+        assert status == 0, err
+        with Image.open(out) as image:
+            assert image.size == size
+    data = ["--data", f"npy:{wide_run / 'rows.npy'}", "--mask", "bottom", "-n", "3",
+            "--num-samples", "1", "--num-proposals", "3"]
+    for extra, missing in [([], 3 * 30), (["--image-shape", "3,20"], 3 * 40)]:
+        out = tmp_path / f"i{len(extra)}.png"
+        status, stdout, err = _run(["inpaint", run, "--out", str(out), *data, *extra],
+                                   capsys)
+        assert status == 0, err
+        assert json.loads(stdout)["missing_pixels"] == missing  # rows 3-5 of 6, 1-2 of 3
+    for command in (["sample", run], ["inpaint", run, *data]):
+        status, out, err = _run([*command, "--out", str(tmp_path / "x.png"),
+                                 "--image-shape", "7,9"], capsys)
+        _one_line_usage_error(status, out, err)
+        assert "--image-shape 7,9: 7 x 9 = 63 pixels, but the model of" in err
+        assert "data_dim=60" in err
+    status, _, err = _run(["sample", run, "--out", "x.png", "--image-shape", "7"], capsys)
+    assert status == 2 and "expected HEIGHT,WIDTH" in err
+
+
+def test_train_says_it_fits_the_baseline_and_how_to_skip_it(tmp_path, capsys):
+    # Issue 25.9: the baseline's EM (minutes on MNIST) ran with no output.
+    argv = [a for a in TINY if a != "--quiet"]
+    status, out, err = _run(argv + ["--epochs", "1", "--baseline-components", "3",
+                                    "--out", str(tmp_path / "r")], capsys)
+    assert status == 0, err
+    assert ("tfhm train: fitting the baseline, a mixture of 3 Bernoullis, to 2000 "
+            "training examples by EM (--baseline-components 0 skips it) ...") in err
+    status, out, err = _run(TINY + ["--epochs", "1", "--baseline-components", "0",
+                                    "--out", str(tmp_path / "s")], capsys)
+    assert status == 0 and "baseline" not in err and "baseline" not in out

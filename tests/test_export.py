@@ -752,6 +752,25 @@ def test_benchmark_smoke(tmp_path):
     assert any("p99" in line for line in lines)
 
 
+def test_which_loaded_path_may_leave_the_seed_out(served):
+    # Issue 25.12: export/README.md said `tf.saved_model.load` users may leave
+    # `seed` out, but the concrete signature requires every input; only the
+    # loaded tf.function attribute applies the default `seed=[]`. The README
+    # now names both paths, and each behaves as it says.
+    gen = served["generator"]
+    out = gen.sample(num_samples=tf.constant(3))  # the tf.function attribute
+    assert out["x"].shape == (3, DATA_DIM) and out["seed"].shape == (2,)
+    with pytest.raises(TypeError, match="seed"):
+        gen.signatures["sample"](num_samples=tf.constant(3))
+    replay = gen.signatures["sample"](num_samples=tf.constant(3), seed=out["seed"])
+    np.testing.assert_array_equal(replay["x"].numpy(), out["x"].numpy())
+    text = " ".join((REPO / "export" / "README.md").read_text(encoding="utf-8").split())
+    assert ("the loaded `tf.function` attributes (`gen.sample(num_samples=4)`) may "
+            "leave `seed` out; the concrete signatures of "
+            "`gen.signatures[\"sample\"]` require it") in text
+    assert "and `tf.saved_model.load` users, may leave `seed` out" not in text
+
+
 # ------------------------------- issue 28: exact draws, in memory and served
 # p(x | z1) ignores z1: its logits are the bias, 20 pixels at -17, 20 at +17
 # and 6 each at -30..-40 and +30..+40.

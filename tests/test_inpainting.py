@@ -287,3 +287,40 @@ def test_bad_inputs_raise_value_error_with_what_was_received(hm, case):
         del call["num_samples"]
         with pytest.raises(ValueError, match=pattern):
             hm.log_likelihood_observed(**call)
+
+
+def test_a_bad_mask_gets_a_mask_message_and_missing_pixels_may_hold_anything(hm):
+    # Issue 25.11: a mask of 0.5s was told to "binarize grey-scale data
+    # first"; and NaN (or any value) at a missing pixel, which the docstring
+    # called unused, was refused. Now the mask message says what a mask is,
+    # and the missing pixels are not read: the numbers equal those of the
+    # same x with 0s there.
+    x = np.array([[1, 0, 1, 1, 0, 0, 1, 0, 1, 1]] * 3, np.float32)
+    mask = np.broadcast_to(MASKS["bottom_missing"], x.shape)
+    with pytest.raises(ValueError, match=r"`mask` must contain only the values 0 and 1 "
+                       r"\(a mask is True or 1 where a pixel is observed and False or 0 "
+                       r"where it is missing\)\. Received: mask\[0, 0\]=\S*0\.5") as error:
+        hm.inpaint(x, np.full(x.shape, 0.5), seed=0)
+    assert "binarize" not in str(error.value)
+    junk = x.copy()
+    junk[:, 5:] = [np.nan, 7.0, -1.0, 0.5, np.inf]  # the missing half
+    clean = x.copy()
+    clean[:, 5:] = 0.0
+    for method in (lambda v: hm.inpaint(v, mask, num_samples=4, num_proposals=20, seed=3),
+                   lambda v: hm.log_likelihood_observed(v, mask, num_proposals=20, seed=3)):
+        got, expected = method(junk).numpy(), method(clean).numpy()
+        assert np.isfinite(got).all()
+        np.testing.assert_array_equal(got, expected)
+    completions = hm.inpaint(junk, mask, num_samples=4, num_proposals=20, seed=3).numpy()
+    np.testing.assert_array_equal(completions[:, :, :5], np.broadcast_to(x[:, :5],
+                                                                         (4, 3, 5)))
+    assert set(np.unique(completions)) <= {0.0, 1.0}
+    # An observed pixel still has to be 0 or 1, and says so.
+    junk[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"0 and 1 where the mask observes it.*"
+                                         r"Received: x\[1, 2\]=\S*nan"):
+        hm.inpaint(junk, mask, seed=0)
+    # conditional_log_likelihood scores the missing pixels: they must be 0/1.
+    with pytest.raises(ValueError, match=r"Received: x\[0, 5\]=\S*nan"):
+        inpainting.conditional_log_likelihood_checked(hm, np.where(mask, x, np.nan),
+                                                      mask, 10, seed=0)

@@ -1,6 +1,7 @@
 """Tests of tfhm.model: probabilities by exact enumeration, sampling, fit, saving."""
 
 import itertools
+import re
 
 import keras
 import numpy as np
@@ -635,7 +636,7 @@ def test_encode_is_the_recognizers_seeded_draw():
     # The twin of the exported recognizer's `encode` (same seed semantics).
     exported = tfhm.export.RecognizerModule(hm).encode(
         tf.constant(x[:5]), tf.constant([7, 0], tf.int32))
-    one = hm.encode(x[:5], seed=7)
+    one = hm.encode(x[:5], seed=7)  # no sample axis, as exported (issue 25.15)
     assert exported["seed"].numpy().tolist() == [7, 0]  # the seed it used
     for key, value in exported.items():
         if key == "seed":
@@ -643,7 +644,7 @@ def test_encode_is_the_recognizers_seeded_draw():
         if key.endswith("_probs"):  # a compiled graph: equal up to float32 rounding
             np.testing.assert_allclose(one[key].numpy(), value.numpy(), rtol=1e-6)
         else:  # the same draw
-            np.testing.assert_array_equal(one[key].numpy()[0], value.numpy())
+            np.testing.assert_array_equal(one[key].numpy(), value.numpy())
     with pytest.raises(ValueError, match="num_samples=0"):
         hm.encode(x[:5], num_samples=0)
     with pytest.raises(ValueError, match="only the values 0 and 1"):
@@ -783,3 +784,136 @@ def test_networks_moved_but_importable_and_registered_as_before():
     config = hm.get_config()
     assert config == {**hm.generator.get_config(), "name": hm.name}
     assert tfhm.HelmholtzMachine.from_config(config).get_config() == config
+
+
+# ----------------------------------------------------------------- issue 25
+@pytest.mark.parametrize("seed", [-1, 2**31, 2**32 - 1, 99999999999, np.int64(-5)])
+def test_every_seed_argument_refuses_ints_out_of_range(seed):
+    # Issue 25.1: an int seed outside [0, 2**31) was wrapped (4294967295 drew
+    # the numbers of -1, 99999999999 those of 1215752191); now refused with
+    # what was received, as the constructor refuses it.
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=0)
+    hm.compile()
+    mask = np.ones((2, 64), bool)
+    calls = {"log_likelihood": lambda: hm.log_likelihood(x[:2], 10, seed=seed),
+             "elbo": lambda: hm.elbo(x[:2], seed=seed),
+             "sample": lambda: hm.sample(2, seed=seed),
+             "encode": lambda: hm.encode(x[:2], seed=seed),
+             "evaluate": lambda: hm.evaluate(x[:2], seed=seed, verbose=0),
+             "inpaint": lambda: hm.inpaint(x[:2], mask, seed=seed),
+             "importance_sampled": lambda: tfhm.evaluation.importance_sampled(
+                 hm, x[:2], 10, seed=seed)}
+    for name, call in calls.items():  # noqa: B007  (named for the traceback)
+        with pytest.raises(ValueError, match=r"\[0, 2147483647\].*Received: seed="
+                           + re.escape(repr(seed))):
+            call()
+    with pytest.raises(ValueError, match="must be an int"):
+        tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=2**31)
+
+
+def test_seeds_at_the_ends_of_the_range_and_int32_pairs_still_work():
+    # Issue 25.1: the range's ends are accepted; int32 [2] tensors as before.
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=0)
+    top = hm.log_likelihood(x[:3], 10, seed=2**31 - 1).numpy()
+    pair = hm.log_likelihood(x[:3], 10, seed=tf.constant([2**31 - 1, 0])).numpy()
+    np.testing.assert_array_equal(top, pair)  # int s is the pair [s, 0]
+    negative_pair = hm.log_likelihood(x[:3], 10, seed=tf.constant([-1, 0])).numpy()
+    assert not np.array_equal(negative_pair, top)  # [-1, 0] is its own seed
+    np.testing.assert_array_equal(hm.sample(3, seed=0)["x"].numpy(),
+                                  hm.sample(3, seed=np.int32(0))["x"].numpy())
+
+
+def test_setting_eval_num_samples_takes_effect_in_evaluate():
+    # Issue 25.2: after one evaluate, `hm.eval_num_samples = 1000` gave a
+    # number of neither K (the compiled test step kept K=100). Now evaluate
+    # uses the new K: the number of hm.log_likelihood(x, K, seed) (float32
+    # rounding of a mean of 60 numbers: 1e-5 relative).
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+    hm.compile()
+    for k in (100, 1000, 30):
+        hm.eval_num_samples = k
+        logs = hm.evaluate(x[:60], seed=3, verbose=0, return_dict=True)
+        expected = hm.log_likelihood(x[:60], k, seed=3).numpy().mean()
+        np.testing.assert_allclose(logs["log_likelihood"], expected, rtol=1e-5)
+    # And the unseeded path (batches of the seed generator) also uses it:
+    # with K=1 the log-likelihood estimate is the ELBO itself (log of one
+    # weight), with K=1000 it is above it (Jensen, strict for unequal weights).
+    hm.eval_num_samples = 1
+    logs = hm.evaluate(x[:60], verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["log_likelihood"], logs["elbo"], rtol=1e-6)
+    hm.eval_num_samples = 1000
+    logs = hm.evaluate(x[:60], verbose=0, return_dict=True)
+    assert logs["log_likelihood"] > logs["elbo"] + 0.1
+    assert hm.get_compile_config()["eval_num_samples"] == 1000  # saved with the model
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match=f"Received: eval_num_samples={bad!r}"):
+            hm.eval_num_samples = bad
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda x: tf.data.Dataset.from_tensor_slices(x),
+     r"\[batch, 64\].*\.batch\(.*Received: a dataset whose elements have shape \(64,\)"),
+    (lambda x: tf.data.Dataset.from_tensor_slices(x.reshape(-1, 8, 8)).batch(10),
+     r"\[batch, 64\].*Received: a dataset whose elements have shape \(None, 8, 8\)"),
+    (lambda x: tf.data.Dataset.from_tensor_slices(x[:, :10]).batch(10),
+     r"\[batch, 64\].*Received: a dataset whose elements have shape \(None, 10\)"),
+    (lambda x: tf.data.Dataset.from_tensor_slices({"image": x}).batch(10),
+     r"dict.*key 'x'.*Received: a dataset of dicts with keys \['image'\]"),
+])
+def test_datasets_of_the_wrong_shape_or_keys_are_refused_in_one_line(make, match):
+    # Issue 25.3 and 25.4: an unbatched dataset, one of [n, 8, 8], or of dicts
+    # crashed inside the batch checker (a TensorFlow shape error) or with
+    # AttributeError: 'dict' object has no attribute 'shape'.
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=0)
+    hm.compile()
+    for call in (lambda d: hm.fit(d, verbose=0), lambda d: hm.evaluate(d, verbose=0),
+                 lambda d: hm.fit(x[:20], validation_data=d, verbose=0)):
+        with pytest.raises(ValueError, match=match):
+            call(make(x[:20]))
+    assert hm.wake_optimizer.iterations.numpy() == 0  # nothing trained
+
+
+def test_a_dataset_of_dicts_with_key_x_trains_like_one_of_batches():
+    # Issue 25.4: {"x": batch} elements are the batches (the same steps, the
+    # same weights as a dataset of plain batches), and they are checked.
+    x, _ = tfhm.datasets.load_digits()
+
+    def fitted(dataset):
+        hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=0)
+        hm.compile()
+        hm.fit(dataset, verbose=0)
+        return hm, [v.numpy() for v in hm.trainable_variables]
+
+    plain = tf.data.Dataset.from_tensor_slices(x[:40]).batch(20)
+    hm, expected = fitted(plain)
+    _, got = fitted(tf.data.Dataset.from_tensor_slices({"x": x[:40]}).batch(20))
+    for a, b in zip(expected, got):
+        np.testing.assert_array_equal(a, b)
+    logs = hm.evaluate(tf.data.Dataset.from_tensor_slices({"x": x[:40]}).batch(20),
+                       verbose=0, return_dict=True)
+    assert np.isfinite(logs["log_likelihood"])
+    bad = np.array(x[:40])
+    bad[3, 5] = 0.5
+    with pytest.raises(ValueError, match=r"x\[3, 5\]=0.5 in batch 0"):
+        hm.fit(tf.data.Dataset.from_tensor_slices({"x": bad}).batch(20), verbose=0)
+
+
+def test_encode_without_num_samples_has_the_exported_shape():
+    # Issue 25.15: hm.encode(x) gave z1 as [1, batch, d] where the exported
+    # `encode` gives [batch, d]. Without num_samples there is one draw and no
+    # sample axis, equal to the exported draw and to num_samples=1's [0].
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8, 4), seed=0)
+    one = hm.encode(x[:5], seed=7)
+    assert one["z1"].shape == (5, 8) and one["z2"].shape == (5, 4)
+    stacked = hm.encode(x[:5], num_samples=1, seed=7)
+    assert stacked["z1"].shape == (1, 5, 8)
+    exported = tfhm.export.RecognizerModule(hm).encode(
+        tf.constant(x[:5]), tf.constant([7, 0], tf.int32))
+    for key in ("z1", "z2"):
+        np.testing.assert_array_equal(one[key].numpy(), stacked[key].numpy()[0])
+        np.testing.assert_array_equal(one[key].numpy(), exported[key].numpy())

@@ -104,3 +104,24 @@ def test_curves_have_titles_and_a_right_y_label(tmp_path, monkeypatch):
     with Image.open(tmp_path / "curves.png") as image:
         assert image.size == (800, 350) and image.text["Title"] == "Learning curves"
     assert [p.name for p in tmp_path.iterdir()] == ["curves.png"]  # no temporary left
+
+
+def test_image_shape_is_nearly_square_for_non_square_data_or_given():
+    # Issue 25.8: non-square data was drawn as 1-pixel strips (60 -> 1 x 60).
+    assert plotting.image_shape(60) == (6, 10)
+    assert plotting.image_shape(784) == (28, 28) and plotting.image_shape(16) == (4, 4)
+    assert plotting.image_shape(2 * 392) == (28, 28)
+    assert plotting.image_shape(98) == (7, 14)
+    assert plotting.image_shape(13) == (1, 13)  # a prime has no other shape
+    assert plotting.image_shape(60, (3, 20)) == (3, 20)
+    for bad in [(7, 9), (60,), (0, 60), (6.0, 10), (True, 60)]:
+        with pytest.raises(ValueError, match=r"product is data_dim=60\. Received: "
+                                             r"image_shape="):
+            plotting.image_shape(60, bad)
+    # The grid draws each image in the shape given (NumPy reference).
+    images = np.linspace(0, 1, 2 * 60).reshape(2, 60)
+    grid = plotting.tile_images(images, cols=2, scale=1, pad=1, shape=(3, 20))
+    assert grid.shape == plotting.grid_size(2, 60, 2, 1, 1, (3, 20)) == (5, 43)
+    np.testing.assert_array_equal(grid[1:4, 22:42],
+                                  np.round(images[1].reshape(3, 20) * 255).astype(np.uint8))
+    assert plotting.tile_images(images, cols=2, scale=1).shape == (8, 23)  # 6 x 10

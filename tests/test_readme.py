@@ -88,3 +88,46 @@ def test_bash_tfhm_commands_parse(argv):
         parser.parse_args(list(argv))
     except SystemExit as error:  # argparse's way of refusing
         pytest.fail(f"`tfhm {' '.join(argv)}` does not parse (exit {error.code})")
+
+
+def _cli_commands():
+    from tfhm.cli import build_parser
+
+    parser = build_parser()
+    return list(next(a for a in parser._actions if a.dest == "command").choices)
+
+
+def test_help_and_module_table_name_every_command(capsys):
+    # Issue 25.14: `tfhm --help`'s first line and the README's module table
+    # left out `inpaint`; tfhm.inpainting had no row.
+    from tfhm import cli
+
+    commands = _cli_commands()
+    assert "inpaint" in commands
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    line = capsys.readouterr().out.splitlines()[2]
+    assert line == f"Helmholtz machines: {', '.join(commands)}.", line
+    row = next(r for r in README.splitlines() if r.startswith("| `tfhm.cli` |"))
+    assert all(f"`{command}`" in row for command in commands), row
+    assert any(r.startswith("| `tfhm.inpainting` |") for r in README.splitlines())
+
+
+def test_first_paragraph_names_every_estimator():
+    # Issue 25.14: the opening named two estimators of seven.
+    from tfhm.estimators import registry
+
+    intro = " ".join(README.split("## Install")[0].split())
+    names = registry.names()
+    assert len(names) == 7
+    assert all(f"`{name}`" in intro for name in names), intro
+    assert "seven in all" in intro
+
+
+def test_the_main_jobs_timing_is_quoted_once():
+    # Issue 25.14: 118 s (70 + 40) in one section and 84 s (58 + 26) in
+    # another, as if for the same thing. Now one place holds both runs.
+    text = " ".join(README.split())
+    assert text.count("s of install") == 1
+    bullet = text[text.index("**The main job**"):][:400]
+    assert "84 s in all" in bullet and "118 s (70 + 40)" in bullet

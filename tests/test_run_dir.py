@@ -84,9 +84,16 @@ def test_new_run_rules(tmp_path):
     run.check_new(overwrite=True, allow_other_files=False)
     run.write_config({"train": {"epochs": 1}})
     assert run.holds_run()
+    # A run that never reached a checkpoint is not in the way (issue 25.5).
+    assert run.never_checkpointed()
+    run.check_new()
+    os.makedirs(run.checkpoints_dir)
+    pathlib.Path(run.checkpoints_dir, "checkpoint").write_text("0")
+    assert not run.never_checkpointed()
     with pytest.raises(ValueError, match="already holds a tfhm run") as error:
         run.check_new()
     assert "holds another tfhm run" in str(error.value) and "--resume" in str(error.value)
+    shutil.rmtree(run.checkpoints_dir)
     with pytest.raises(ValueError, match="exists and is not a folder"):
         RunDir(tmp_path / "run" / "thesis.tex").check_new(overwrite=True)
     # prepare_new moves checkpoints aside (never deletes), numbering the copies.

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import pathlib
 import signal
 import subprocess
 import sys
@@ -616,3 +617,84 @@ def test_the_interrupt_guard_leaves_a_handler_of_yours_alone():
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+# ----------------------------------------------------------------- issue 25
+_TINY_CONFIG = dict(batch_size=60, eval_max_examples=40, eval_num_samples=5,
+                    diagnostics_num_samples=2)
+
+
+def test_config_json_records_the_k_actually_used_and_old_runs_still_resume(tmp_path):
+    # Issue 25.15: config.json said "num_samples": null for the estimator's
+    # default; it now records the K trained with (5 for reweighted
+    # wake-sleep), resumes with the same TrainConfig, and a run folder
+    # written before (null) resumes too.
+    run = RunDir(tmp_path / "run")
+    config = TrainConfig(epochs=1, **_TINY_CONFIG)
+    Trainer(_small_hm(data_dim=16, latent_dims=(3,)), config, run_dir=run.path,
+            verbose=0).fit(X_BARS)
+    saved = run.read_config()
+    assert saved["train"]["num_samples"] == 5 and config.num_samples is None
+    assert saved["train"]["algorithm"] == "reweighted_wake_sleep"
+    history = Trainer(_small_hm(data_dim=16, latent_dims=(3,)), config.replace(epochs=2),
+                      run_dir=run.path, verbose=0).fit(X_BARS, resume=True)
+    assert [row["epoch"] for row in history] == [1, 2]
+    saved = run.read_config()
+    saved["train"]["num_samples"] = None  # as tfhm wrote it before issue 25
+    run.write_config({k: v for k, v in saved.items() if k != "format"})
+    history = Trainer(_small_hm(data_dim=16, latent_dims=(3,)), config.replace(epochs=3),
+                      run_dir=run.path, verbose=0).fit(X_BARS, resume=True)
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert run.read_config()["train"]["num_samples"] == 5  # rewritten with the K
+    with pytest.raises(ValueError, match="num_samples: checkpoint 5, now 3"):
+        Trainer(_small_hm(data_dim=16, latent_dims=(3,)),
+                config.replace(epochs=4, num_samples=3), run_dir=run.path,
+                verbose=0).fit(X_BARS, resume=True)
+
+
+def test_trainer_fit_returns_rows_with_the_keras_history_view():
+    # Issue 25.15: Trainer.fit returned a list of dicts where hm.fit returns
+    # a keras.callbacks.History. It is still that list, and also has
+    # History's `history` (name -> per-epoch values) and `epoch` (0-based).
+    config = TrainConfig(epochs=2, **_TINY_CONFIG)
+    hm = _small_hm(data_dim=16, latent_dims=(3,))
+    history = Trainer(hm, config, verbose=0).fit(X_BARS, validation_data=X_BARS[:40])
+    assert isinstance(history, list) and len(history) == 2
+    assert history.epoch == [0, 1]
+    for name in ("wake_loss", "sleep_loss", "elbo", "ess", "val_elbo",
+                 "val_log_likelihood"):
+        assert history.history[name] == [row[name] for row in history], name
+    assert "epoch" not in history.history
+    keras_history = hm.fit(X_BARS, batch_size=60, epochs=2, verbose=0,
+                           validation_data=(X_BARS[:40],))
+    assert isinstance(keras_history, keras.callbacks.History)
+    assert keras_history.epoch == history.epoch
+    # The names both log per epoch: the same keys of the same kind.
+    common = {"wake_loss", "sleep_loss", "elbo", "ess", "val_elbo", "val_log_likelihood"}
+    assert common <= set(keras_history.history) and common <= set(history.history)
+
+
+def test_compile_and_train_config_defaults_are_stated_where_users_look():
+    # Issue 25.15: compile() defaults to wake-sleep (kept: code that calls
+    # compile() trains as before) while TrainConfig, the Trainer and tfhm
+    # train default to reweighted wake-sleep; each place now says so.
+    import inspect
+
+    compile_default = inspect.signature(
+        tfhm.HelmholtzMachine.compile).parameters["algorithm"].default
+    assert (compile_default, TrainConfig().algorithm) == (
+        "wake_sleep", "reweighted_wake_sleep")
+    hm = _small_hm(data_dim=16, latent_dims=(3,))
+    hm.compile()
+    assert hm.algorithm.value == "wake_sleep" and hm.num_samples == 1
+    Trainer(hm, TrainConfig(epochs=1), verbose=0)
+    assert hm.algorithm.value == "reweighted_wake_sleep" and hm.num_samples == 5
+    compile_doc = " ".join(tfhm.HelmholtzMachine.compile.__doc__.split())
+    assert ('Default "wake_sleep"; `TrainConfig`, the `Trainer` and `tfhm train` '
+            'default to "reweighted_wake_sleep"') in compile_doc
+    config_doc = " ".join(TrainConfig.__doc__.split())
+    assert "`HelmholtzMachine.compile` defaults to wake-sleep instead" in config_doc
+    readme = " ".join((pathlib.Path(tfhm.__file__).parents[1] / "README.md").read_text(
+        encoding="utf-8").split())
+    assert ("`hm.compile()` without `algorithm` trains by wake-sleep; `TrainConfig`, "
+            "the `Trainer` and `tfhm train` default to reweighted wake-sleep") in readme

@@ -96,7 +96,14 @@ def _tensorflow_if_loaded():
     return sys.modules.get("tensorflow")
 
 
-def binary_array(x, data_dim: int | None = None, name: str = "x") -> np.ndarray:
+_BINARIZE_HINT = "binarize grey-scale data first, e.g. with tfhm.datasets.binarize"
+# The hint of the message for a mask (`tfhm.inpainting`) that is not 0/1.
+MASK_HINT = "a mask is True or 1 where a pixel is observed and False or 0 where it is missing"
+
+
+def binary_array(x, data_dim: int | None = None, name: str = "x", *,
+                 observed: np.ndarray | None = None,
+                 hint: str = _BINARIZE_HINT) -> np.ndarray:
     """Checks a batch of observations and returns it as a float32 NumPy array.
 
     Args:
@@ -104,13 +111,18 @@ def binary_array(x, data_dim: int | None = None, name: str = "x") -> np.ndarray:
         dtype bool, integer or float.
       data_dim: the expected last dimension, or None for any width.
       name: the argument's name, for the error message.
+      observed: None, or a checked mask of x's shape (nonzero = observed):
+        values are then checked only where it is observed, and the others
+        (anything, NaN included) are returned as 0.
+      hint: what the message for values other than 0 and 1 advises.
 
     Returns:
       float32 `np.ndarray` `[batch, data_dim]`.
 
     Raises:
-      ValueError: wrong rank or last dimension, empty, non-numeric dtype, or
-        values other than 0 and 1 (NaN included).
+      ValueError: wrong rank or last dimension, empty, non-numeric dtype, a
+        shape other than `observed`'s, or values other than 0 and 1 (NaN
+        included) where checked.
     """
     array = np.asarray(x.numpy() if _is_tensor(x) else x)
     # Complex numbers would lose their imaginary part and timedeltas (a NumPy
@@ -132,16 +144,28 @@ def binary_array(x, data_dim: int | None = None, name: str = "x") -> np.ndarray:
         raise ValueError(
             f"`{name}` is empty: it needs at least one example and one unit. "
             f"Received: {name}.shape={array.shape}")
+    checked = None
+    if observed is not None:
+        checked = np.asarray(observed) != 0
+        if checked.shape != array.shape:
+            raise ValueError(
+                f"`mask` must have the shape of `{name}`, {array.shape} (1 = observed, "
+                f"0 = missing). Received: mask.shape={checked.shape}")
     if array.dtype != bool:
         bad = ~((array == 0) | (array == 1))
+        if checked is not None:
+            bad &= checked
         if bad.any():
             index = tuple(int(i) for i in np.argwhere(bad)[0])
+            where = "" if checked is None else " where the mask observes it"
             raise ValueError(
-                f"`{name}` must contain only the values 0 and 1 (binarize "
-                f"grey-scale data first, e.g. with tfhm.datasets.binarize). "
+                f"`{name}` must contain only the values 0 and 1{where} ({hint}). "
                 f"Received: {name}[{index[0]}, {index[1]}]={array[index]!r} "
                 f"({int(bad.sum())} bad values in all)")
-    return array.astype(np.float32)
+    result = array.astype(np.float32)
+    if checked is not None:
+        result[~checked] = 0.0  # missing pixels: whatever they held
+    return result
 
 
 def binary_data(x, data_dim: int | None, name: str = "x"):

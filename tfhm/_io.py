@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write", "replace_atomically", "write_json"]
+__all__ = ["atomic_path", "atomic_write", "check_can_write", "replace_atomically",
+           "write_json"]
 
 
 def atomic_path(path: str | os.PathLike) -> str:
@@ -30,6 +32,41 @@ def atomic_path(path: str | os.PathLike) -> str:
     folder, name = os.path.split(os.fspath(path))
     stem, ext = os.path.splitext(name)
     return os.path.join(folder, f".{stem}.tmp-{os.getpid()}{ext}")
+
+
+def check_can_write(path: str | os.PathLike, what: str) -> None:
+    """Refuses, before anything is written, a path where nothing can be written.
+
+    Finds the nearest folder of `path` that exists (`path` itself, if it is
+    a folder) and creates and removes a temporary file in it: the only test
+    that also holds for root, read-only mounts and `/proc`. Nothing is left.
+
+    Args:
+      path: a file or folder to be written (it need not exist; missing
+        parent folders would be created by the writer).
+      what: how the message names the path, e.g. "--out" or "--logdir".
+
+    Raises:
+      ValueError: the nearest existing ancestor is a file, or no file can
+        be created in it (saying why).
+    """
+    path = os.path.abspath(os.fspath(path))
+    base = path
+    while not os.path.exists(base):
+        base = os.path.dirname(base)
+    if base == path and not os.path.isdir(path):
+        base = os.path.dirname(path)  # an existing file, to be replaced
+    elif not os.path.isdir(base):
+        raise ValueError(f"{what} {path!r}: {base!r} is a file, so no folder can be "
+                         f"made under it. Choose another {what}.")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".tfhm-write-check-", dir=base)
+    except OSError as error:
+        raise ValueError(f"{what} {path!r}: cannot create anything in {base!r} "
+                         f"({error.strerror or error}). Choose another {what}."
+                         ) from None
+    os.close(handle)
+    os.remove(probe)  # our own probe
 
 
 def replace_atomically(path: str | os.PathLike,

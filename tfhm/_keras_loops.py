@@ -131,6 +131,27 @@ def _check_fit_arguments(batch_size, epochs, initial_epoch, validation_split,
 class KerasLoops:
     """`fit` and `evaluate` of `HelmholtzMachine` (mixed in before `keras.Model`)."""
 
+    @property
+    def eval_num_samples(self) -> int:
+        """K of the importance-sampled `log_likelihood` of `evaluate` and validation.
+
+        Set by `compile` (100 by default) or by assignment; a new value takes
+        effect at the next `evaluate` (the compiled test step is rebuilt) and
+        is saved with the model.
+
+        Raises:
+          ValueError: on assignment of anything but a positive int.
+        """
+        return self._eval_num_samples
+
+    @eval_num_samples.setter
+    def eval_num_samples(self, value) -> None:
+        self._eval_num_samples = _checks.positive_int("eval_num_samples", value)
+        # The compiled test step traced K in as a constant: trace it again.
+        self.test_function = None
+        if getattr(self, "_hm_compile_config", None) is not None:
+            self._hm_compile_config["eval_num_samples"] = self._eval_num_samples
+
     def _checked_input(self, x, name):
         """Checks in-memory data now, and a `tf.data.Dataset` batch by batch.
 
@@ -138,7 +159,7 @@ class KerasLoops:
         for their static last dimension, at trace time.
         """
         if isinstance(x, tf.data.Dataset):
-            return _model_data.checked_dataset(x, name)
+            return _model_data.checked_dataset(x, self.data_dim, name)
         inner = x[0] if isinstance(x, tuple) and len(x) in (1, 2) else x
         if isinstance(inner, _IN_MEMORY):
             _checks.binary_data(inner, self.data_dim, name)

@@ -6,9 +6,12 @@
   `index_shuffle` seeded `_seeds.data_order(s, epoch)`).
 - `seeded_blocks`: arrays as the blocks of `evaluation.importance_sampled`,
   each with its block seed, for `evaluate(x, seed=s)`.
-- `checked_dataset`: a `tf.data.Dataset` whose batches are checked for 0/1
-  values on the fly (the message of the arrays' check), and
-  `bad_values_error` turning that failure into a `ValueError`.
+- `checked_dataset`: a `tf.data.Dataset` whose element spec is checked at
+  once (batches `[batch, data_dim]`, alone, first in a tuple, or under the
+  key "x" of a dict) and whose batches are checked for 0/1 values on the fly
+  (the message of the arrays' check), and `bad_values_error` turning that
+  failure into a `ValueError`.
+- `batch_of`: the batch `x` of one such element.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import tensorflow as tf
 
 from tfhm import _seeds
 
-__all__ = ["BLOCK_SEED", "bad_values_error", "checked_dataset",
-           "raising_value_errors", "seeded_blocks", "seeded_epochs"]
+__all__ = ["BLOCK_SEED", "bad_values_error", "batch_of", "check_element_spec",
+           "checked_dataset", "raising_value_errors", "seeded_blocks",
+           "seeded_epochs"]
 
 # The key of a block's stateless seed in the elements of `seeded_blocks`.
 BLOCK_SEED = "tfhm_block_seed"
@@ -88,8 +92,15 @@ def _message(x, bad, count, name, batch_index):
         (where[0], where[1], value, batch_index, count))
 
 
+def batch_of(element):
+    """The batch `x` of a dataset element: itself, a tuple's first, a dict's "x"."""
+    if isinstance(element, dict):
+        return element["x"]
+    return element[0] if isinstance(element, (tuple, list)) else element
+
+
 def _checked_batch(batch_index, element, name):
-    x = element[0] if isinstance(element, tuple) else element
+    x = batch_of(element)
     bad = tf.logical_not(tf.logical_or(tf.equal(x, 0), tf.equal(x, 1)))
     count = tf.reduce_sum(tf.cast(bad, tf.int64))
     ok = tf.equal(count, 0)
@@ -99,16 +110,60 @@ def _checked_batch(batch_index, element, name):
         return tf.nest.map_structure(tf.identity, element)
 
 
-def checked_dataset(dataset: tf.data.Dataset, name: str = "x") -> tf.data.Dataset:
-    """`dataset` whose batches fail on values other than 0 and 1 (NaN included).
+def check_element_spec(dataset: tf.data.Dataset, data_dim: int,
+                       name: str = "x") -> None:
+    """Refuses a dataset whose elements are not batches `[batch, data_dim]`.
 
-    The check runs in the input pipeline (outside an XLA-compiled step, where
-    assertions would be dropped): a bad batch fails when it is fetched, so
-    its training step never runs. Batches before it have trained.
-    Elements are a batch `x` or a tuple whose first entry is `x`.
+    Elements may be a batch, a tuple whose first entry is the batch, or a
+    dict holding the batch under the key "x" (and nothing else).
+
+    Raises:
+      ValueError: an unbatched dataset (elements `[data_dim]`: call
+        `.batch()`), batches of another shape (e.g. images `[batch, 8, 8]`),
+        or dicts without the key "x" or with other keys.
     """
-    if isinstance(dataset.element_spec, dict):
-        return dataset
+    spec = dataset.element_spec
+    if isinstance(spec, dict):
+        if set(spec) != {"x"}:
+            raise ValueError(
+                f"A `{name}` dataset of dicts must hold the batch under the key "
+                "'x' and nothing else (a Helmholtz machine learns from x alone). "
+                f"Received: a dataset of dicts with keys {sorted(spec)}")
+        spec = spec["x"]
+    elif isinstance(spec, tuple) and spec:
+        spec = spec[0]
+    shape = getattr(spec, "shape", None)
+    if shape is None or shape.rank is None:
+        return  # unknown rank: checked by the step at trace time
+    last = shape[-1] if shape.rank else None
+    if shape.rank != 2 or (last is not None and last != data_dim):
+        hint = (" (a dataset of single rows: call .batch(batch_size) on it)"
+                if shape.rank == 1 else "")
+        raise ValueError(
+            f"A `{name}` dataset must yield batches of shape [batch, {data_dim}] "
+            f"(data_dim={data_dim}){hint}. Received: a dataset whose elements have "
+            f"shape {tuple(shape)}")
+
+
+def checked_dataset(dataset: tf.data.Dataset, data_dim: int,
+                    name: str = "x") -> tf.data.Dataset:
+    """`dataset`, checked: its element spec now, its batches' values on the fly.
+
+    The element spec is checked at once (`check_element_spec`). The values
+    are checked in the input pipeline (outside an XLA-compiled step, where
+    assertions would be dropped): a batch holding anything but 0 and 1 (NaN
+    included) fails when it is fetched, so its training step never runs.
+    Batches before it have trained.
+
+    Args:
+      dataset: elements `x`, `(x, ...)` or `{"x": x}` with x `[batch, data_dim]`.
+      data_dim: the model's data dimension.
+      name: the argument's name, for messages.
+
+    Raises:
+      ValueError: see `check_element_spec`.
+    """
+    check_element_spec(dataset, data_dim, name)
     return dataset.enumerate().map(
         lambda i, element: _checked_batch(i, element, name))
 

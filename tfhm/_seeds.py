@@ -6,8 +6,9 @@ same seed. The seeds come from four sources, each defined here once:
 
 - `to_stateless(seed, seed_generator)`: the `seed=` argument of the public
   methods (`sample`, `log_likelihood`, `elbo`, `encode`, ...): None draws the
-  next seed of the model's `keras.random.SeedGenerator`; an int `s` is
-  `[s mod 2**31, 0]`; an integer tensor `[2]` is used as it is. So
+  next seed of the model's `keras.random.SeedGenerator`; an int `s` in
+  [0, 2**31) (the constructor's range; others are refused, not wrapped) is
+  `[s, 0]`; an integer tensor `[2]` is used as it is. So
   `hm.log_likelihood(x, seed=3)` and `tfhm evaluate --seed 3` draw the same
   numbers.
 - `stream(seed, name, *indices)`: the draws tfhm makes on its own behalf
@@ -31,10 +32,13 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["NETWORKS", "STREAMS", "data_order", "initializer_seeds",
+__all__ = ["NETWORKS", "SEED_MAX", "STREAMS", "check_int_seed", "data_order", "initializer_seeds",
            "network_initializer_seeds", "split", "stream", "to_stateless"]
 
 INT32_MAX = 2**31 - 1
+# Int seeds are in [0, 2**31), the range `HelmholtzMachine(seed=...)` and
+# `TrainConfig.seed` accept; `check_int_seed` refuses any other.
+SEED_MAX = INT32_MAX
 
 # The streams of draws tfhm makes on its own behalf. The numbers are part of
 # the reproducibility contract (changing one changes the numbers a seeded run
@@ -53,6 +57,27 @@ STREAMS = {
 NETWORKS = {"generator": 0, "recognizer": 1}
 
 
+def check_int_seed(seed, name: str = "seed") -> int:
+    """Returns the int seed `seed`, or raises if it is not an int in [0, 2**31).
+
+    A seed out of range is refused rather than wrapped: `2**32 - 1` would
+    otherwise draw the numbers of `-1`, and `99999999999` those of
+    `1215752191`.
+
+    Raises:
+      ValueError: a bool, a non-integer, or an int outside [0, 2**31).
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ValueError(f"`{name}` must be an int in [0, {SEED_MAX}]. "
+                         f"Received: {name}={seed!r}")
+    if not 0 <= seed <= SEED_MAX:
+        raise ValueError(
+            f"`{name}` must be an int in [0, {SEED_MAX}] (out-of-range seeds would "
+            f"wrap around and repeat the draws of another seed). "
+            f"Received: {name}={seed!r}")
+    return int(seed)
+
+
 def split(seed, num: int) -> tf.Tensor:
     """`num` independent stateless seeds, int32 `[num, 2]`, from one `[2]`."""
     return tf.random.experimental.stateless_split(seed, num)
@@ -62,18 +87,19 @@ def stream(seed: int, name: str, *indices) -> tf.Tensor:
     """The int32 `[2]` seed of the named stream `name` of a run seeded `seed`.
 
     Args:
-      seed: the run's int seed (e.g. `TrainConfig.seed`, `--seed`).
+      seed: the run's int seed in [0, 2**31) (e.g. `TrainConfig.seed`,
+        `--seed`).
       name: a key of `STREAMS`.
       *indices: ints or scalar int tensors folded in one after the other
         (e.g. the epoch).
 
     Raises:
-      ValueError: an unknown stream name.
+      ValueError: an unknown stream name or a seed out of range.
     """
     if name not in STREAMS:
         raise ValueError(f"Unknown seed stream: expected one of "
                          f"{sorted(STREAMS)}. Received: {name!r}")
-    result = tf.constant([int(seed) % 2**31, STREAMS[name]], tf.int32)
+    result = tf.constant([check_int_seed(seed), STREAMS[name]], tf.int32)
     for index in indices:
         result = tf.random.experimental.stateless_fold_in(
             result, tf.cast(index, tf.int32))
@@ -89,18 +115,22 @@ def to_stateless(seed, seed_generator) -> tf.Tensor:
     """A user seed (None, int or int tensor `[2]`) as an int32 `[2]` seed.
 
     Args:
-      seed: None (draw the next seed of `seed_generator`), a non-negative
-        Python int, or an integer tensor/array of shape `[2]` whose values fit
-        in int32.
+      seed: None (draw the next seed of `seed_generator`), a Python or
+        NumPy int in [0, 2**31) (`[seed, 0]`), or an integer tensor/array of
+        shape `[2]` whose values fit in int32 (used as it is).
       seed_generator: a `keras.random.SeedGenerator`, used when seed is None.
 
+    Returns:
+      int32 `[2]` tensor.
+
     Raises:
-      ValueError: any other seed (with what was received).
+      ValueError: any other seed, an int seed out of range included (with
+        what was received).
     """
     if seed is None:
         return tf.cast(seed_generator.next(), tf.int32)
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return tf.constant([int(seed) % 2**31, 0], dtype=tf.int32)
+        return tf.constant([check_int_seed(seed), 0], dtype=tf.int32)
     seed = tf.convert_to_tensor(seed)
     if seed.shape != (2,) or not seed.dtype.is_integer:
         raise ValueError(

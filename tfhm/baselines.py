@@ -6,6 +6,7 @@ per-pixel independent Bernoulli (C = 1) is the floor.
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 from scipy.special import logsumexp
@@ -34,14 +35,21 @@ class BernoulliMixture:
 
 
 def fit_bernoulli_mixture(x, num_components: int, num_iterations: int = 100,
-                          seed: int = 0) -> BernoulliMixture:
+                          seed: int = 0,
+                          on_iteration: Callable[[int, int], None] | None = None
+                          ) -> BernoulliMixture:
     """Fits a mixture of Bernoullis by EM (maximum likelihood).
+
+    Each iteration costs O(n * C * D); on 50,000 MNIST images with C = 48 the
+    100 iterations take minutes.
 
     Args:
       x: array `[n, D]` of 0/1.
       num_components: C, a positive int (1: independent pixels, closed form).
       num_iterations: EM iterations.
       seed: int, seeds the random responsibilities of the start.
+      on_iteration: called after each iteration as `on_iteration(done,
+        num_iterations)`, e.g. to draw a progress bar.
 
     Returns:
       A `BernoulliMixture`.
@@ -55,11 +63,13 @@ def fit_bernoulli_mixture(x, num_components: int, num_iterations: int = 100,
     x = np.asarray(x, np.float64)
     rng = np.random.default_rng(seed)
     resp = rng.dirichlet(np.ones(num_components), size=len(x))  # [n, C]
-    for _ in range(num_iterations):
+    for iteration in range(num_iterations):
         counts = resp.sum(axis=0) + 1e-10  # [C]
         model = BernoulliMixture(
             log_weights=np.log(counts / counts.sum()),
             probs=np.clip(resp.T @ x / counts[:, None], _EPS, 1 - _EPS))
         joint = model._log_joint(x)  # pylint: disable=protected-access
         resp = np.exp(joint - logsumexp(joint, axis=1, keepdims=True))
+        if on_iteration is not None:
+            on_iteration(iteration + 1, num_iterations)
     return model

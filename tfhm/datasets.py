@@ -29,6 +29,7 @@ __all__ = [
     "load_digits",
     "load_npy",
     "load_spec",
+    "load_test_spec",
     "make_bars",
 ]
 
@@ -267,6 +268,42 @@ def load_spec(spec: str, seed: int = 0, hold_out_scheme: str = "random"
                 f"out). Received: shape {x_train.shape}")
         x_train, x_valid = hold_out(x_train, seed, scheme=hold_out_scheme)
     return x_train, x_valid, note
+
+
+def load_test_spec(spec: str) -> tuple[np.ndarray, str]:
+    """The test split of a `--data` value: the `x_test` of an `mnist:` file.
+
+    Only binarized MNIST files hold a test split (an `.npz` array `x_test`
+    or `binarized_mnist_test.amat` in a folder); `digits`, `bars` and `npy:`
+    have none.
+
+    Args:
+      spec: a `--data` value (see `DATA_SPEC_HELP`).
+
+    Returns:
+      `(x_test, description)`: float32 `[n, 784]` and a short text.
+
+    Raises:
+      ValueError: a spec without a test split, a file without `x_test`
+        (naming the arrays it holds), a missing or malformed file.
+    """
+    name, _, path = check_spec(spec).partition(":")
+    if name != "mnist":
+        raise ValueError(
+            f"--split test: --data {spec} has no test split; only an mnist: file "
+            "holding x_test (an .npz array, or binarized_mnist_test.amat in a "
+            "folder) has one. Use --split valid.")
+    if not os.path.exists(path):
+        raise ValueError(f"--data {spec}: no such file or folder: {path!r}")
+    try:
+        splits = load_binarized_mnist(path)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"--data {spec}: {error}") from None
+    if "x_test" not in splits:
+        raise ValueError(
+            f"--split test: {path!r} holds no x_test (it holds "
+            f"{', '.join(sorted(splits))}). Use --split valid, or a file with x_test.")
+    return splits["x_test"], f"binarized MNIST test split from {path}"
 
 
 def binarize(images: Any, seed: int | None = None,

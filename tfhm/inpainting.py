@@ -352,7 +352,7 @@ def check_mask(mask, x: np.ndarray) -> np.ndarray:
       ValueError: a dtype other than bool or numeric, a shape other than
         x's, or values other than 0 and 1 (with what was received).
     """
-    mask = _checks.binary_array(mask, x.shape[-1], name="mask")
+    mask = _checks.binary_array(mask, x.shape[-1], name="mask", hint=_checks.MASK_HINT)
     if mask.shape != x.shape:
         raise ValueError(
             f"`mask` must have the shape of `x`, {x.shape} (1 = observed, 0 = "
@@ -360,10 +360,14 @@ def check_mask(mask, x: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS):
-    """Checks, then runs `graph` over blocks of rows (see `inpaint_checked`)."""
+def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS, check_missing=False):
+    """Checks, then runs `graph` over blocks of rows (see `inpaint_checked`).
+
+    x is checked where observed only (missing pixels, NaN included, become 0)
+    unless `check_missing` (`conditional_log_likelihood` scores them)."""
     check_inpaintable(model.generator, model.recognizer)
-    x = _checks.binary_array(x, model.data_dim)
+    mask = _checks.binary_array(mask, model.data_dim, name="mask", hint=_checks.MASK_HINT)
+    x = _checks.binary_array(x, model.data_dim, observed=None if check_missing else mask)
     mask = check_mask(mask, x)
     counts = {name: _checks.positive_int(name, value, upper=_checks.INT32_MAX)
               for name, value in counts.items()}
@@ -411,15 +415,16 @@ def conditional_log_likelihood_checked(model, x, mask, num_proposals: int,
                                        seed=None, rounds: int = ROUNDS) -> tf.Tensor:
     """`conditional_log_likelihood` with checks and blocks as `inpaint_checked`."""
     return _in_blocks(model, _conditional_graph, x, mask, seed,
-                      {"num_proposals": num_proposals}, axis=0, rounds=rounds)
+                      {"num_proposals": num_proposals}, axis=0, rounds=rounds,
+                      check_missing=True)
 
 
 # ------------------------------------------------------- masks and pictures
 def region_mask(region: str, num_rows: int, data_dim: int,
-                seed: int = 0) -> np.ndarray:
+                seed: int = 0, shape=None) -> np.ndarray:
     """The mask that hides `region` of every image: bool `[num_rows, data_dim]`.
 
-    Images are `plotting.image_shape(data_dim)`; True = observed.
+    Images are `plotting.image_shape(data_dim, shape)`; True = observed.
 
     Args:
       region: "top", "bottom" (rows from `height // 2` on), "left", "right"
@@ -427,13 +432,14 @@ def region_mask(region: str, num_rows: int, data_dim: int,
         each pixel hidden with probability P (`np.random.default_rng(seed)`).
       num_rows, data_dim: the shape.
       seed: seeds "random:P".
+      shape: `(height, width)` of one image (default: `plotting.image_shape`).
 
     Raises:
       ValueError: another region, or top/bottom for one-row images.
     """
     from tfhm import plotting
 
-    height, width = plotting.image_shape(data_dim)
+    height, width = plotting.image_shape(data_dim, shape)
     rows, cols = np.divmod(np.arange(data_dim), width)
     hidden = {"top": rows < height // 2, "bottom": rows >= height // 2,
               "left": cols < width // 2, "right": cols >= width // 2}
@@ -448,13 +454,13 @@ def region_mask(region: str, num_rows: int, data_dim: int,
     if region not in hidden or (height == 1 and region in ("top", "bottom")):
         raise ValueError(
             "`region` must be top, bottom, left, right or random:P (top and "
-            f"bottom need square images; data_dim={data_dim} is drawn as "
-            f"{height} x {width}). Received: {region!r}")
+            f"bottom need images of more than one row; data_dim={data_dim} is "
+            f"drawn as {height} x {width}). Received: {region!r}")
     return np.broadcast_to(~hidden[region], (num_rows, data_dim)).copy()
 
 
 def inpainting_grid(x, mask, completions, scale: int | None = None,
-                    title: str | None = None) -> np.ndarray:
+                    title: str | None = None, shape=None) -> np.ndarray:
     """One row per image: the data, what was observed, then the completions.
 
     Args:
@@ -464,6 +470,7 @@ def inpainting_grid(x, mask, completions, scale: int | None = None,
       completions: `[S, n, data_dim]`, e.g. `hm.inpaint(x, mask, S)`.
       scale: as `plotting.tile_images`; None: a grid about 400 pixels wide.
       title: a title band above the grid (None: the bare grid).
+      shape: `(height, width)` of one image (default: `plotting.image_shape`).
 
     Returns:
       uint8 `[height, width]` with n rows of `2 + S` images.
@@ -476,7 +483,8 @@ def inpainting_grid(x, mask, completions, scale: int | None = None,
     images = np.concatenate([x[None], observed[None], completions])  # [2+S, n, D]
     cols = images.shape[0]
     images = images.transpose(1, 0, 2).reshape(-1, x.shape[1])
+    shape = plotting.image_shape(x.shape[1], shape)
     if scale is None:
-        scale = plotting.auto_scale(cols, x.shape[1], cols)
-    grid = plotting.tile_images(images, cols=cols, scale=scale)
+        scale = plotting.auto_scale(cols, x.shape[1], cols, shape=shape)
+    grid = plotting.tile_images(images, cols=cols, scale=scale, shape=shape)
     return grid if title is None else plotting.annotate(grid, title)

@@ -223,12 +223,12 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         Args:
           wake_optimizer: optimizer of the generator and prior (wake phase).
           sleep_optimizer: optimizer of the recognizer.
-          algorithm: the gradient estimator: a name of
-            `tfhm.estimators.names()` ("wake_sleep", "reweighted_wake_sleep",
-            "vimco", "reinforce", "nvil", "reinforce_loo", "disarm"), a
-            `tfhm.Algorithm`, or a `tfhm.estimators.Estimator` instance
-            (with its options, e.g. `NVIL(hidden_units=(50,))`); what each
-            estimates and its K rules: `tfhm.estimators`.
+          algorithm: the gradient estimator: a name of `tfhm.estimators.names()` ("wake_sleep",
+            "reweighted_wake_sleep", "vimco", "reinforce", "nvil", "reinforce_loo", "disarm"), a
+            `tfhm.Algorithm`, or a `tfhm.estimators.Estimator` instance (with its options, e.g.
+            `NVIL(hidden_units=(50,))`); what each estimates and its K rules: `tfhm.estimators`.
+            Default "wake_sleep"; `TrainConfig`, the `Trainer` and `tfhm train` default to
+            "reweighted_wake_sleep".
           num_samples: K, draws of q per example; default the estimator's
             (1 for wake-sleep, 5 for reweighted wake-sleep, which Bornschein
             & Bengio 2015 found a good trade-off; see `tfhm.estimators`).
@@ -262,8 +262,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         estimator, num_samples = estimator_step.make(
             algorithm, num_samples, recognizer_update, insomnia)
         estimator.check_networks(self.generator, self.recognizer)  # before any change
-        self.eval_num_samples = _checks.positive_int("eval_num_samples",
-                                                     eval_num_samples)
+        self.eval_num_samples = eval_num_samples  # checked by the setter
         scale = (kwargs.pop("auto_scale_loss", True)
                  and self.dtype_policy.name == "mixed_float16")
         self._in_keras_compile = True
@@ -301,7 +300,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
 
     # ------------------------------------------------------------ train/test
     def _prepare(self, data):
-        x = data[0] if isinstance(data, (tuple, list)) else data
+        x = _model_data.batch_of(data)
         _checks.static_data_dim(x, self.data_dim)
         return tf.cast(x, tf.float32)
 
@@ -432,21 +431,22 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         x = _checks.binary_data(x, self.data_dim)
         return evaluation.exact_log_likelihood(self.generator, x)
 
-    def encode(self, x, num_samples: int = 1, seed=None) -> dict:
+    def encode(self, x, num_samples: int | None = None, seed=None) -> dict:
         """Posterior means and draws of every latent layer: the exported `encode`'s twin.
 
         Args:
           x: `[batch, data_dim]` of 0/1 values.
-          num_samples: K, ancestral draws of q per example.
+          num_samples: None: one draw, no sample axis (the exported `encode`'s
+            shapes); K: K ancestral draws of q per example on a leading axis.
           seed: None (the model's seed generator), an int, or an int tensor
-            `[2]`. The draw is `Recognizer.sample(x, K, seed)`: for K = 1, the
-            exported recognizer's `encode(x, seed)` gives the same `z1..zL`.
+            `[2]`. The draw is `Recognizer.sample(x, K, seed)` (K = 1 for
+            None): the exported `encode(x, seed)` gives the same `z1..zL`.
 
         Returns:
           A dict: `z1_probs` .. `zL_probs` float32 `[batch, d_l]` (the
           deterministic bottom-up means of `Recognizer.call`; exactly
           `q(z_1 = 1 | x)` for the first layer) and `z1` .. `zL` float32 0/1
-          `[num_samples, batch, d_l]`.
+          `[batch, d_l]` (None; K = 1 gave `[1, ...]` before) or `[K, batch, d_l]`.
 
         #### Examples
 
@@ -454,17 +454,18 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         import tfhm
         x, _ = tfhm.datasets.load_digits()
         hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8, 4), seed=0)
-        codes = hm.encode(x[:5], num_samples=3, seed=1)
-        assert codes["z1"].shape == (3, 5, 8) and codes["z2_probs"].shape == (5, 4)
+        codes = hm.encode(x[:5], seed=1)  # one draw; num_samples=3: [3, 5, 8]
+        assert codes["z1"].shape == (5, 8) and codes["z2_probs"].shape == (5, 4)
         ```
         """
         x = _checks.binary_data(x, self.data_dim)
-        num_samples = _checks.positive_int("num_samples", num_samples,
-                                           upper=_checks.INT32_MAX)
+        draws = 1 if num_samples is None else _checks.positive_int(
+            "num_samples", num_samples, upper=_checks.INT32_MAX)
         latents, _ = self.recognizer.sample(
-            x, num_samples, _seeds.to_stateless(seed, self.seed_generator))
+            x, draws, _seeds.to_stateless(seed, self.seed_generator))
         result = {f"z{l + 1}_probs": m for l, m in enumerate(self.recognizer(x))}
-        result.update({f"z{l + 1}": z for l, z in enumerate(latents)})
+        result.update({f"z{l + 1}": z if num_samples else z[0]  # None: [batch, d_l]
+                       for l, z in enumerate(latents)})
         return result
 
     def inpaint(self, x, mask, num_samples: int = 1, num_proposals: int = 100,
@@ -475,7 +476,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         proposal; consistent in K with an O(1/K) bias (`tfhm.inpainting`).
 
         Args:
-          x: `[batch, data_dim]` of 0/1 values (those at missing pixels unused).
+          x: `[batch, data_dim]`, 0/1 where mask is 1 (missing pixels unread: NaN is fine).
           mask: `[batch, data_dim]`, bool or 0/1: 1 where observed, 0 missing.
           num_samples: S, completions per row.
           num_proposals: K, draws of q per row, shared by its S completions.
@@ -486,7 +487,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
           mask is 1; a row with no observed pixel gets unconditional samples.
 
         Raises:
-          ValueError: bad x, mask (dtype, shape, values), counts or seed.
+          ValueError: bad x (where observed), mask (dtype, shape, values), counts, seed.
 
         #### Examples
 

@@ -15,6 +15,7 @@ Imports no TensorFlow (the model's methods do the sampling).
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -48,22 +49,44 @@ _LINE_HEIGHT = 18  # pixels per line of the title band
 _BACKGROUND = 255  # white margins around the grey-bordered grid
 
 
-def image_shape(data_dim: int) -> tuple[int, int]:
+def image_shape(data_dim: int, shape=None) -> tuple[int, int]:
     """`(height, width)` of one example drawn as a picture.
 
-    A square side when `data_dim` is a perfect square (64 -> 8 x 8,
-    784 -> 28 x 28, bars 16 -> 4 x 4), else one row `(1, data_dim)`.
+    Args:
+      data_dim: pixels per example.
+      shape: None, or `(height, width)`, two positive ints whose product is
+        `data_dim` (checked and returned).
+
+    Returns:
+      `shape` if given; else a square when `data_dim` is a perfect square
+      (64 -> 8 x 8, 784 -> 28 x 28, bars 16 -> 4 x 4), else the most nearly
+      square factorization with height <= width (60 -> 6 x 10; a prime
+      `data_dim` can only be one row).
+
+    Raises:
+      ValueError: a `shape` that is not two positive ints multiplying to
+        `data_dim`.
     """
-    side = math.isqrt(int(data_dim))
-    if side * side == data_dim:
-        return side, side
-    return 1, int(data_dim)
+    data_dim = int(data_dim)
+    if shape is not None:
+        values = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+        if (len(values) != 2 or any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
+                                    or v < 1 for v in values)
+                or values[0] * values[1] != data_dim):
+            raise ValueError(
+                "`image_shape` must be (height, width), two positive ints whose "
+                f"product is data_dim={data_dim}. Received: image_shape={shape!r}")
+        return int(values[0]), int(values[1])
+    height = math.isqrt(data_dim)
+    while data_dim % height:
+        height -= 1
+    return height, data_dim // height
 
 
 def grid_size(num_images: int, data_dim: int, cols: int | None = None,
-              scale: int = 4, pad: int = 1) -> tuple[int, int]:
+              scale: int = 4, pad: int = 1, shape=None) -> tuple[int, int]:
     """`(height, width)` in pixels of the grid `tile_images` draws."""
-    height, width = image_shape(data_dim)
+    height, width = image_shape(data_dim, shape)
     cols = cols or math.ceil(math.sqrt(num_images))
     rows = math.ceil(num_images / cols)
     return (rows * (height * scale + pad) + pad,
@@ -71,13 +94,13 @@ def grid_size(num_images: int, data_dim: int, cols: int | None = None,
 
 
 def auto_scale(num_images: int, data_dim: int, cols: int | None = None,
-               min_pixels: int = MIN_GRID_PIXELS, pad: int = 1) -> int:
+               min_pixels: int = MIN_GRID_PIXELS, pad: int = 1, shape=None) -> int:
     """The smallest scale (screen pixels per data pixel) giving a grid at
     least `min_pixels` wide (at most 32; at least 1).
 
     For 64 bars images of 4x4 in 8 columns: 13 (a 425-pixel grid).
     """
-    _, width = image_shape(data_dim)
+    _, width = image_shape(data_dim, shape)
     cols = cols or math.ceil(math.sqrt(num_images))
     cols = min(cols, num_images)
     needed = (min_pixels - pad - cols * pad) / (cols * width)
@@ -85,7 +108,7 @@ def auto_scale(num_images: int, data_dim: int, cols: int | None = None,
 
 
 def tile_images(images: Any, cols: int | None = None, scale: int = 4,
-                pad: int = 1) -> np.ndarray:
+                pad: int = 1, shape=None) -> np.ndarray:
     """Tiles examples into one grey-scale picture (1 = white, as in MNIST).
 
     Args:
@@ -94,15 +117,17 @@ def tile_images(images: Any, cols: int | None = None, scale: int = 4,
       cols: images per row; default `ceil(sqrt(num_images))`.
       scale: every pixel becomes a `scale x scale` block.
       pad: grey border between images, in pixels.
+      shape: `(height, width)` of one image; None: `image_shape(data_dim)`.
 
     Returns:
       uint8 array `[grid_height, grid_width]`, see `grid_size`.
     """
     images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
     num, data_dim = images.shape
-    height, width = image_shape(data_dim)
+    height, width = image_shape(data_dim, shape)
     cols = cols or math.ceil(math.sqrt(num))
-    grid = np.full(grid_size(num, data_dim, cols, scale, pad), 96, np.uint8)
+    grid = np.full(grid_size(num, data_dim, cols, scale, pad, (height, width)), 96,
+                   np.uint8)
     cell_h, cell_w = height * scale + pad, width * scale + pad
     pixels = np.round(images * 255).astype(np.uint8).reshape(num, height, width)
     pixels = pixels.repeat(scale, axis=1).repeat(scale, axis=2)
@@ -197,7 +222,7 @@ def sample_title(num_samples: int, binary: bool) -> str:
 
 def sample_grid(model: Any, num_samples: int, seed: Any, binary: bool = False,
                 cols: int | None = None, scale: int | None = None,
-                title: bool = True) -> np.ndarray:
+                title: bool = True, shape=None) -> np.ndarray:
     """A grid of generated images ("dreams") of `model`.
 
     Args:
@@ -210,15 +235,17 @@ def sample_grid(model: Any, num_samples: int, seed: Any, binary: bool = False,
       scale: as `tile_images`; None upscales to `MIN_GRID_PIXELS` (`auto_scale`).
       title: add a title band that says "samples" or "Bernoulli means"
         (`sample_title`); False gives the bare grid of `grid_size`.
+      shape: `(height, width)` of one image; None: `image_shape(data_dim)`.
 
     Returns:
       uint8 `[height, width]`.
     """
+    shape = image_shape(model.data_dim, shape)  # checked before drawing
     out = model.sample(num_samples, seed=seed)
     images = (out["x"] if binary else out["x_probs"]).numpy()  # [n, data_dim]
     if scale is None:
-        scale = auto_scale(num_samples, images.shape[1], cols)
-    grid = tile_images(images, cols=cols, scale=scale)
+        scale = auto_scale(num_samples, images.shape[1], cols, shape=shape)
+    grid = tile_images(images, cols=cols, scale=scale, shape=shape)
     return annotate(grid, sample_title(num_samples, binary)) if title else grid
 
 
@@ -227,8 +254,8 @@ RECONSTRUCTION_TITLE = ("Data and reconstructions: Bernoulli means "
 
 
 def reconstruction_grid(model: Any, x: Any, seed: Any, cols: int = 8,
-                        scale: int | None = None, title: bool = True
-                        ) -> np.ndarray:
+                        scale: int | None = None, title: bool = True,
+                        shape=None) -> np.ndarray:
     """Data and their reconstructions, in alternating labelled rows.
 
     Row 2i holds `cols` examples ("data"), row 2i + 1 their reconstructions
@@ -242,6 +269,7 @@ def reconstruction_grid(model: Any, x: Any, seed: Any, cols: int = 8,
       cols: examples per row.
       scale: as `sample_grid`.
       title: add the title band and the row labels; False gives the bare grid.
+      shape: `(height, width)` of one image; None: `image_shape(data_dim)`.
 
     Returns:
       uint8 `[height, width]` with `2 * ceil(n / cols)` rows of images.
@@ -257,12 +285,13 @@ def reconstruction_grid(model: Any, x: Any, seed: Any, cols: int = 8,
         filler = np.zeros((cols - len(block), x.shape[1]), np.float32)
         rows.append(np.concatenate([block, filler]))
         rows.append(np.concatenate([recon[start:start + cols], filler]))
+    shape = image_shape(x.shape[1], shape)
     if scale is None:
-        scale = auto_scale(cols, x.shape[1], cols)
-    grid = tile_images(np.concatenate(rows), cols=cols, scale=scale)
+        scale = auto_scale(cols, x.shape[1], cols, shape=shape)
+    grid = tile_images(np.concatenate(rows), cols=cols, scale=scale, shape=shape)
     if not title:
         return grid
-    cell = image_shape(x.shape[1])[0] * scale + 1
+    cell = shape[0] * scale + 1
     labels = [(1 + r * cell, 1 + (r + 1) * cell - 1,
                "data" if r % 2 == 0 else "reconstruction")
               for r in range(len(rows))]

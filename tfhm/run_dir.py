@@ -154,6 +154,17 @@ class RunDir:
         return any(os.path.exists(self.file(name))
                    for name in (self.CONFIG, self.CHECKPOINTS))
 
+    def never_checkpointed(self) -> bool:
+        """Whether the folder holds a run that stopped before its first checkpoint.
+
+        Such a run (config.json, perhaps an empty metrics.csv; no checkpoint
+        and no model.keras) has nothing to resume: a new run may start over
+        in its place.
+        """
+        return (os.path.exists(self.config_json)
+                and not os.path.exists(os.path.join(self.checkpoints_dir, "checkpoint"))
+                and not os.path.exists(self.model_keras))
+
     def check_new(self, overwrite: bool = False,
                   allow_other_files: bool = True) -> None:
         """Checks that a new run may start here; changes nothing.
@@ -163,6 +174,9 @@ class RunDir:
             (`prepare_new` moves its checkpoints aside).
           allow_other_files: whether files that are not a run's may be there
             without `overwrite` (the Trainer: yes; the command line: no).
+
+        A run that never reached a checkpoint (`never_checkpointed`) is not
+        in the way: the new run replaces its files.
 
         Raises:
           ValueError: the path is a file; it holds a run (or, with
@@ -174,7 +188,8 @@ class RunDir:
             raise ValueError(f"{self.path!r} exists and is not a folder.")
         if overwrite:
             return
-        if self.holds_run():
+        started_only = self.never_checkpointed()
+        if self.holds_run() and not started_only:
             raise ValueError(
                 f"{self.path!r} already holds a tfhm run. Continue it with "
                 "resume=True (--resume), choose another folder, or pass "
@@ -182,7 +197,8 @@ class RunDir:
                 "folder then holds another tfhm run, whose files replace the "
                 "old ones (the old checkpoints are moved aside, nothing is "
                 "deleted).")
-        entries = sorted(os.listdir(self.path))
+        entries = sorted(entry for entry in os.listdir(self.path)
+                         if not (started_only and entry in self.FILES))
         if entries and not allow_other_files:
             raise ValueError(
                 f"{self.path!r} is not empty ({len(entries)} entries, e.g. "

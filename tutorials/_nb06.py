@@ -308,8 +308,8 @@ ADVICE_MD = """\
 | a reference | `reinforce` | what every control variate above improves on; not for training |
 
 Every estimator is one argument away: `hm.compile(..., algorithm="vimco",
-num_samples=5)`, `tfhm.Trainer(TrainConfig(algorithm="vimco"))` or `tfhm train
---algorithm vimco`; `TrainConfig(gradient_variance_seeds=N)` logs the variance and
+num_samples=5)`, `tfhm.Trainer(hm, TrainConfig(algorithm="vimco"))` or `tfhm
+train --algorithm vimco`; `TrainConfig(gradient_variance_seeds=N)` logs the variance and
 SNR above every epoch (TensorBoard too).
 
 **References.** Hinton, Dayan, Frey & Neal, The "wake-sleep" algorithm for

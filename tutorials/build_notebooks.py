@@ -29,10 +29,7 @@ def _project_url():
     raise RuntimeError("setup.py defines no PROJECT_URL")
 
 
-PROJECT_URL = _project_url()
-_GITHUB = "https://github.com/"
-COLAB = ("https://colab.research.google.com/github/"
-         + PROJECT_URL.removeprefix(_GITHUB) + "/blob/main/tutorials/")
+PROJECT_URL = _project_url()  # where tfhm will be published (not yet)
 
 # Equation numbers in the notebooks follow this text; the methods are cited
 # from their papers where they are used.
@@ -41,20 +38,23 @@ LESSON = ("J. V. da Silva Guerra, *Latent variable models* (lesson no. 04), the 
 
 
 def _header(name, title, intro):
-    badge = (f"[![Open In Colab](https://colab.research.google.com/assets/"
-             f"colab-badge.svg)]({COLAB}{name}.ipynb)")
+    # No "Open in Colab" badge: tfhm is not published yet, so neither the
+    # badge's address nor a pip install from PROJECT_URL would work.
     return [
-        ("markdown", f"# {title}\n\n{badge}\n\n{intro}\n\n*Equation numbers "
+        ("markdown", f"# {title}\n\n{intro}\n\n*Equation numbers "
                      f"(eq. 1-10) are those of {LESSON}.*"),
-        ("markdown", f"""\
+        ("markdown", """\
 **Install.** The next cell installs tfhm only if it is missing. Run next to a
 checkout of tfhm (this notebook in its `tutorials/` folder) it installs that
-checkout; anywhere else (Colab) it installs from `{PROJECT_URL}`.
-**tfhm is not published yet:** until it is, that address does not exist, so on
-Colab set `SOURCE` to a git URL or path of your own copy (`git+https://...`).
-The address is kept in one place, `PROJECT_URL` in `setup.py`."""),
-        ("code", f"""\
+checkout. tfhm is not published yet, so anywhere else (Colab included) build
+a wheel in a clone (`pip wheel --no-deps . -w dist`), copy it next to the
+notebook and set the environment variable `TFHM_SOURCE` to its path (or to
+the path or git URL of your own copy). The cell also imports TensorFlow with
+its C++ start-up log lines (absl, oneDNN, CUDA) hidden, as `tfhm` on the
+command line does."""),
+        ("code", """\
 import importlib.util
+import os
 import pathlib
 
 if importlib.util.find_spec("tfhm") is None:
@@ -62,9 +62,16 @@ if importlib.util.find_spec("tfhm") is None:
     if (checkout / "setup.py").exists() and (checkout / "tfhm").is_dir():
         SOURCE = str(checkout)
     else:
-        SOURCE = "git+{PROJECT_URL}"  # not published yet: use your copy's URL
-    %pip install -q {{SOURCE}}
-import tfhm"""),
+        SOURCE = os.environ.get("TFHM_SOURCE")  # a wheel, a folder or a git URL
+        if not SOURCE:
+            raise ModuleNotFoundError(
+                "tfhm is not installed and not published yet: build a wheel in a "
+                "clone (pip wheel --no-deps . -w dist) and set TFHM_SOURCE to it")
+    %pip install -q {SOURCE}
+import tfhm
+from tfhm.cli import load_tensorflow
+
+load_tensorflow(verbose=False)  # TensorFlow's C++ start-up lines hidden"""),
     ]
 
 

@@ -94,7 +94,7 @@ def _seed_is_valid(seed):
     if seed is None:
         return True
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-        return True
+        return 0 <= seed < INT32  # issue 25.1: refused outside [0, 2**31), not wrapped
     if isinstance(seed, np.ndarray):
         return (seed.shape == (2,) and seed.dtype.kind in "iu"
                 and all(-INT32 <= int(v) < INT32 for v in seed))

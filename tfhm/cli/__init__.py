@@ -1,10 +1,11 @@
 """The `tfhm` command line: train, evaluate, sample, inpaint, export.
 
   tfhm train [--data digits|bars|mnist:PATH|npy:PATH] [--latent-dims 16,8] ...
-  tfhm evaluate RUN [--data ...] [--num-samples K] [--seed S]
-  tfhm sample RUN -n 64 --out grid.png [--seed S] [--overwrite]
+  tfhm evaluate RUN [--data ...] [--split valid|train|test] [--num-samples K]
+                [--seed S] [--per-example FILE.npy]
+  tfhm sample RUN -n 64 --out grid.png [--seed S] [--overwrite] [--image-shape H,W]
   tfhm inpaint RUN --mask bottom --out grid.png [--data ...] [-n N] [--num-samples S]
-               [--num-proposals K] [--seed S]
+               [--num-proposals K] [--seed S] [--image-shape H,W]
   tfhm export RUN --out DIR [--version V]
 
 `RUN` is a run folder written by `tfhm train` (`tfhm.run_dir.RunDir` names
@@ -37,7 +38,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "load_tensorflow", "main"]
 
 EXIT_USAGE = 2  # bad input: nothing was started
 EXIT_FAILURE = 1  # a failure while running

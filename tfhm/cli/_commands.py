@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from tfhm import datasets
+from tfhm import _io, datasets
 from tfhm.cli._parser import UsageError
 from tfhm.run_dir import MissingRunFileError, RunDir
 
@@ -64,9 +64,12 @@ def _split(args: argparse.Namespace, model: Any, saved: dict[str, Any]) -> tuple
     data_seed = saved.get("train", {}).get("seed", 0)
     # A run of tfhm 0.1.0 (a config without "hold_out") held out the last 10%.
     scheme = saved.get("hold_out", "last" if saved else "random")
-    x_train, x_valid, description = datasets.load_spec(spec, seed=data_seed,
-                                                       hold_out_scheme=scheme)
-    x = x_valid if args.split == "valid" else x_train
+    if args.split == "test":
+        x, description = datasets.load_test_spec(spec)
+    else:
+        x_train, x_valid, description = datasets.load_spec(spec, seed=data_seed,
+                                                           hold_out_scheme=scheme)
+        x = x_valid if args.split == "valid" else x_train
     if x.shape[1] != model.data_dim:
         raise UsageError(
             f"--data {spec}: the model of {args.run!r} has data_dim="
@@ -78,13 +81,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Prints JSON: ELBO, importance-sampled log-likelihood, ESS, exact log p(x).
 
     The importance-sampled numbers are those of
-    `tfhm.evaluation.importance_sampled(model, x, K, seed=--seed)`, the
-    estimate `hm.log_likelihood(x, num_samples=K, seed=--seed)` returns.
+    `tfhm.evaluation.evaluate_examples(model, x, K, seed=--seed)`: the means
+    of the per-example estimates `hm.log_likelihood(x, num_samples=K,
+    seed=--seed)` returns, each with its standard error over the examples
+    (`*_standard_error`, also printed as "mean +- error" on stderr).
+    `--per-example FILE.npy` writes the per-example values as a structured
+    array (fields `elbo`, `log_likelihood`, `ess`, and `exact_log_likelihood`
+    when the latent space can be enumerated).
     """
-    import numpy as np
-
     from tfhm.cli import load_tensorflow
 
+    if args.per_example is not None:
+        _check_out_file(args.per_example, args.overwrite, ".npy", "--per-example")
     load_tensorflow(args.verbose)
     from tfhm import evaluation
 
@@ -93,57 +101,87 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"tfhm evaluate: {len(x)} examples, K={args.num_samples} ...",
               file=sys.stderr, flush=True)
-    on_block, bar = _progress(args)
-    summary = evaluation.importance_sampled(model, x, args.num_samples, seed=args.seed,
-                                            on_block=on_block)
-    if bar:
-        bar[0].close()
+    summary = evaluation.evaluate_examples(
+        model, x, args.num_samples, seed=args.seed,
+        progress=False if args.quiet else "auto")
     result = {"run": args.run, "data": description, "split": args.split,
               "num_examples": int(len(x)), "num_samples": args.num_samples,
               "seed": args.seed}
-    result.update({key: float(np.mean(summary[key]))
-                   for key in ("elbo", "log_likelihood", "ess")})
+    for key in evaluation.ESTIMATES:
+        result[key] = summary["mean"][key]
+        result[f"{key}_standard_error"] = summary["standard_error"][key]
+    per_example = dict(summary["per_example"])
     bits = model.num_latent_bits
     if bits <= evaluation.MAX_EXACT_LATENT_BITS:
-        result["exact_log_likelihood"] = float(model.exact_log_likelihood(x).numpy().mean())
+        per_example["exact_log_likelihood"] = model.exact_log_likelihood(x).numpy()
+        mean, error = evaluation.mean_and_standard_error(
+            per_example["exact_log_likelihood"])
+        result["exact_log_likelihood"] = mean
+        result["exact_log_likelihood_standard_error"] = error
     else:
         result["exact_log_likelihood"] = None
         result["exact_note"] = (
             f"{bits} latent bits: more than MAX_EXACT_LATENT_BITS="
             f"{evaluation.MAX_EXACT_LATENT_BITS}, enumeration skipped")
+    if args.per_example is not None:
+        _write_per_example(args.per_example, per_example)
+        result["per_example"] = args.per_example
+    if not args.quiet:
+        print(_error_bars(result), file=sys.stderr, flush=True)
     print(json.dumps(result, indent=2))
     return 0
 
 
-def _progress(args: argparse.Namespace) -> tuple[Any, list]:
-    """An `on_block` callback drawing a progress bar (terminals only, not --quiet)."""
+def _error_bars(result: dict[str, Any]) -> str:
+    """One line: each estimate as "mean ± standard error" in nats."""
+    parts = [f"log-likelihood {result['log_likelihood']:.2f} ± "
+             f"{result['log_likelihood_standard_error']:.2f} nats (K={result['num_samples']})",
+             f"ELBO {result['elbo']:.2f} ± {result['elbo_standard_error']:.2f}"]
+    if result.get("exact_log_likelihood") is not None:
+        parts.append(f"exact {result['exact_log_likelihood']:.2f} ± "
+                     f"{result['exact_log_likelihood_standard_error']:.2f}")
+    return (f"tfhm evaluate: {', '.join(parts)}; mean ± standard error over "
+            f"{result['num_examples']} examples of the {result['split']} split")
+
+
+def _write_per_example(path: str, columns: dict[str, Any]) -> None:
+    """Writes the per-example values as one structured `.npy` array, atomically."""
     import numpy as np
 
-    from tfhm.progress import ProgressBar
-
-    bar: list = []  # the bar, made once the number of blocks is known
-
-    def on_block(done: int, total: int, parts: dict) -> None:
-        if not bar:
-            bar.append(ProgressBar(total, f"evaluate K={args.num_samples}",
-                                   enabled=False if args.quiet else "auto"))
-        bar[0].update(done, lambda: {key: float(np.concatenate(parts[key]).mean())
-                                     for key in ("elbo", "log_likelihood")})
-
-    return on_block, bar
+    table = np.zeros(len(columns["elbo"]), dtype=[(key, np.float32) for key in columns])
+    for key, values in columns.items():
+        table[key] = values
+    with _io.atomic_write(path, "wb") as handle:
+        np.save(handle, table, allow_pickle=False)
 
 
-def _check_png_out(out: str, overwrite: bool) -> None:
+def _check_out_file(out: str, overwrite: bool, suffix: str, flag: str) -> None:
+    """Refuses an output file before anything runs: suffix, folder, existing file."""
     folder = os.path.dirname(os.path.abspath(out))
-    if not out.lower().endswith(".png"):
-        raise UsageError(f"--out must name a .png file. Received: {out!r}")
+    if not out.lower().endswith(suffix):
+        raise UsageError(f"{flag} must name a {suffix} file. Received: {out!r}")
     if not os.path.isdir(folder):
-        raise UsageError(f"--out {out!r}: no folder {folder!r}.")
+        raise UsageError(f"{flag} {out!r}: no folder {folder!r}.")
     if os.path.isdir(out):
-        raise UsageError(f"--out {out!r} is a folder, not a file.")
+        raise UsageError(f"{flag} {out!r} is a folder, not a file.")
     if os.path.exists(out) and not overwrite:
-        raise UsageError(f"--out {out!r} already exists. Pass --overwrite to "
+        raise UsageError(f"{flag} {out!r} already exists. Pass --overwrite to "
                          "replace it, or choose another file.")
+    _io.check_can_write(out, flag)
+
+
+def _shape(args: argparse.Namespace, model: Any) -> tuple[int, int]:
+    """`--image-shape`, checked against the model's data_dim (or the default)."""
+    from tfhm import plotting
+
+    try:
+        return plotting.image_shape(model.data_dim, args.image_shape)
+    except ValueError:
+        height, width = args.image_shape
+        raise UsageError(
+            f"--image-shape {height},{width}: {height} x {width} = {height * width} "
+            f"pixels, but the model of {args.run!r} has data_dim={model.data_dim}."
+            ) from None
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -151,12 +189,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from tfhm import plotting
     from tfhm.cli import load_tensorflow
 
-    _check_png_out(args.out, args.overwrite)
+    _check_out_file(args.out, args.overwrite, ".png", "--out")
     load_tensorflow(args.verbose)
     model, _ = _load(args.run)
     grid = plotting.sample_grid(model, args.n, args.seed, binary=args.binary,
                                 cols=args.cols, scale=args.scale,
-                                title=not args.no_title)
+                                title=not args.no_title, shape=_shape(args, model))
     plotting.save_png(grid, args.out, title=plotting.sample_title(args.n, args.binary))
     print(json.dumps({"out": args.out, "num_samples": args.n,
                       "height": int(grid.shape[0]), "width": int(grid.shape[1])}))
@@ -173,14 +211,20 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
     from tfhm.cli import load_tensorflow
 
-    _check_png_out(args.out, args.overwrite)
+    _check_out_file(args.out, args.overwrite, ".png", "--out")
     load_tensorflow(args.verbose)
     from tfhm import inpainting, plotting
 
     model, saved = _load(args.run)
     x, description = _split(args, model, saved)
+    if args.n > len(x):
+        print(f"tfhm inpaint: warning: -n {args.n}, but the {args.split} split of "
+              f"{description} has {len(x)} images: inpainting all {len(x)}.",
+              file=sys.stderr, flush=True)
     x = x[:args.n]
-    mask = inpainting.region_mask(args.mask, len(x), model.data_dim, seed=args.seed)
+    shape = _shape(args, model)
+    mask = inpainting.region_mask(args.mask, len(x), model.data_dim, seed=args.seed,
+                                  shape=shape)
     completions = model.inpaint(x, mask, num_samples=args.num_samples,
                                 num_proposals=args.num_proposals, seed=args.seed)
     conditional = inpainting.conditional_log_likelihood_checked(
@@ -190,7 +234,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
              f"hidden), {args.num_samples} completions x_mis ~ p(x_mis | x_obs) "
              f"(0/1 samples, K = {args.num_proposals})")
     grid = inpainting.inpainting_grid(x, mask, completions.numpy(), scale=args.scale,
-                                      title=title)
+                                      title=title, shape=shape)
     plotting.save_png(grid, args.out, title=title)
     print(json.dumps({
         "out": args.out, "run": args.run, "data": description, "split": args.split,
@@ -206,6 +250,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Writes OUT/generator/VERSION and OUT/recognizer/VERSION (SavedModels)."""
     from tfhm.cli import load_tensorflow
 
+    _io.check_can_write(args.out, "--out")
     load_tensorflow(args.verbose)
     try:
         from tfhm.export import DEFAULT_MAX_NUM_SAMPLES, DEFAULT_MAX_ROWS, export_model

@@ -84,6 +84,35 @@ def _non_negative_int(text: str) -> int:
             f"expected an int >= 0. Received: {text!r}") from None
 
 
+def _image_shape(text: str) -> tuple[int, int]:
+    """Parses "H,W" (two positive ints); the product is checked against the model."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 2 or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected HEIGHT,WIDTH, two positive ints such as 28,28. Received: {text!r}")
+    return values
+
+
+def _seed(text: str) -> int:
+    """Parses a `--seed`: an int in [0, 2**31), the range of every seed of tfhm.
+
+    The check is `_seeds.check_int_seed`'s rule, written without importing
+    TensorFlow (`tfhm._seeds` imports it).
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= _INT32_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected an int in [0, {_INT32_MAX}] (a seed out of range would wrap "
+            f"around and repeat another seed's draws). Received: {text!r}")
+    return value
+
+
 def _mask_spec(text: str) -> str:
     """Checks "top", "bottom", "left", "right" or "random:P" (0 <= P <= 1).
 
@@ -257,21 +286,7 @@ def _train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
-    evaluate = commands.add_parser(
-        "evaluate", parents=[common], help="ELBO and log-likelihoods of a trained run",
-        description="Prints JSON: the ELBO, the importance-sampled "
-        "log-likelihood and effective sample size with K draws (the numbers "
-        "of hm.log_likelihood(x, num_samples=K, seed=SEED)), and the exact "
-        "log-likelihood when the latent space can be enumerated.")
-    _add_run(evaluate)
-    evaluate.add_argument("--data", type=_data_spec, default=None,
-                          help="default: the data the run was trained on")
-    evaluate.add_argument("--split", choices=["valid", "train"], default="valid")
-    evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
-                          help="K importance samples per example (default 1000)")
-    evaluate.add_argument("--seed", type=int, default=0)
-    evaluate.add_argument("--quiet", action="store_true", help="print only the JSON")
-
+    _evaluate_parser(commands, common)
     sample = commands.add_parser("sample", parents=[common],
                                  help="a PNG grid of generated images")
     _add_run(sample)
@@ -280,7 +295,8 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
     sample.add_argument("--out", required=True, help="PNG file to write")
     sample.add_argument("--overwrite", action="store_true",
                         help="replace --out if it exists")
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--seed", type=_seed, default=0,
+                        help="int in [0, 2**31) (default 0)")
     sample.add_argument("--binary", action="store_true",
                         help="0/1 samples instead of Bernoulli means")
     sample.add_argument("--cols", type=_positive_int, default=None)
@@ -289,6 +305,7 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                         "about 400 pixels wide)")
     sample.add_argument("--no-title", action="store_true",
                         help="the bare grid, without the title band")
+    _add_image_shape(sample)
 
     _inpaint_parser(commands, common)
     export = commands.add_parser(
@@ -311,6 +328,36 @@ def _run_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
                         help="replace an existing version folder")
 
 
+def _evaluate_parser(commands: Any, common: argparse.ArgumentParser) -> None:
+    evaluate = commands.add_parser(
+        "evaluate", parents=[common], help="ELBO and log-likelihoods of a trained run",
+        description="Prints JSON: the ELBO, the importance-sampled "
+        "log-likelihood and effective sample size with K draws (the means of "
+        "hm.log_likelihood(x, num_samples=K, seed=SEED)), each with its "
+        "standard error over the examples, and the exact log-likelihood when "
+        "the latent space can be enumerated (tfhm.evaluation.evaluate_examples). "
+        "On stderr: a progress bar on terminals and the line 'mean ± standard "
+        "error'.")
+    _add_run(evaluate)
+    evaluate.add_argument("--data", type=_data_spec, default=None,
+                          help="default: the data the run was trained on")
+    evaluate.add_argument("--split", choices=["valid", "train", "test"], default="valid",
+                          help="which split of --data (default valid; test needs an "
+                          "mnist: file holding x_test)")
+    evaluate.add_argument("--num-samples", type=_positive_int, default=1000,
+                          help="K importance samples per example (default 1000)")
+    evaluate.add_argument("--seed", type=_seed, default=0,
+                          help="int in [0, 2**31) (default 0)")
+    evaluate.add_argument("--per-example", default=None, metavar="FILE.npy",
+                          help="also write the per-example values (a structured "
+                          "array: elbo, log_likelihood, ess, exact_log_likelihood "
+                          "when computed)")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="replace --per-example if it exists")
+    evaluate.add_argument("--quiet", action="store_true",
+                          help="print only the JSON (no progress bar, no error-bar line)")
+
+
 def _inpaint_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     inpaint = commands.add_parser(
         "inpaint", parents=[common], help="complete hidden parts of images (PNG grid)",
@@ -330,28 +377,40 @@ def _inpaint_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                          help="replace --out if it exists")
     inpaint.add_argument("--data", type=_data_spec, default=None,
                          help="default: the data the run was trained on")
-    inpaint.add_argument("--split", choices=["valid", "train"], default="valid")
+    inpaint.add_argument("--split", choices=["valid", "train", "test"], default="valid",
+                         help="which split of --data (default valid; test needs an "
+                         "mnist: file holding x_test)")
     inpaint.add_argument("-n", type=_positive_int, default=8,
                          help="images, the first n of the split (default 8)")
     inpaint.add_argument("--num-samples", type=_positive_int, default=6,
                          help="completions per image (default 6)")
     inpaint.add_argument("--num-proposals", type=_positive_int, default=100,
                          help="K draws of q per image (default 100)")
-    inpaint.add_argument("--seed", type=int, default=0)
+    inpaint.add_argument("--seed", type=_seed, default=0,
+                         help="int in [0, 2**31) (default 0)")
     inpaint.add_argument("--scale", type=_positive_int, default=None,
                          help="pixels per data pixel (default: a grid about 400 "
                          "pixels wide)")
+    _add_image_shape(inpaint)
+
+
+def _add_image_shape(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--image-shape", type=_image_shape, default=None,
+                        metavar="H,W", help="height and width of one image, "
+                        "H * W = the model's data_dim (default: square if data_dim "
+                        "is a square, else the most nearly square H x W)")
 
 
 def build_parser() -> Parser:
     """The `tfhm` parser with its subcommands (`args.command` names the one used)."""
-    parser = Parser(prog="tfhm",
-                    description="Helmholtz machines: train, evaluate, sample, export.")
+    parser = Parser(prog="tfhm")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      parser_class=Parser)
     common = _common()
     _train_parser(commands, common)
     _run_parsers(commands, common)
+    # Named from the subcommands themselves, so that the line lists them all.
+    parser.description = f"Helmholtz machines: {', '.join(commands.choices)}."
     return parser
 
 

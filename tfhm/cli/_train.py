@@ -19,7 +19,7 @@ import sys
 import time
 from typing import Any
 
-from tfhm import datasets
+from tfhm import _io, datasets
 from tfhm.cli._parser import MODEL_DEFAULTS, UsageError
 from tfhm.run_dir import RunDir
 
@@ -36,18 +36,22 @@ def _say(text: str) -> None:
 
 
 # ------------------------------------------------------------- run folder
-def _check_out_path(out: str) -> None:
-    """Refuses an --out that cannot become a folder, before anything is loaded."""
-    path = os.path.abspath(out)
-    parent = path
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if parent != path and not os.path.isdir(parent):
-        raise UsageError(f"--out {out!r}: {parent!r} is a file, so no folder can "
-                         "be made under it. Choose another --out.")
-    if parent != path and not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"--out {out!r}: cannot create a folder in {parent!r} "
-                         "(permission denied). Choose another --out.")
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuses an --out or --logdir where nothing can be written, before anything is made.
+
+    Also refuses an --out that starts with `pretrained:`: later commands
+    would read `pretrained:NAME` as the shipped model, not that folder.
+    """
+    from tfhm import pretrained
+
+    if args.out.startswith(pretrained.PREFIX):
+        raise UsageError(
+            f"--out {args.out!r}: {pretrained.PREFIX}NAME names a model that ships "
+            "with tfhm, so later commands would not read this folder; choose "
+            "another --out (e.g. runs/NAME).")
+    _io.check_can_write(args.out, "--out")
+    if args.logdir is not None:
+        _io.check_can_write(args.logdir, "--logdir")
 
 
 def _make_out_folder(run: RunDir) -> None:
@@ -73,10 +77,11 @@ def _check_run_folder(args: argparse.Namespace) -> RunDir:
     if args.resume:
         if not os.path.isdir(args.out):
             raise UsageError(f"--resume: no run folder at {args.out!r}.")
+        _check_paths(args)
         _load_tensorflow(args)  # the checkpoint check reads checkpoints
         run.check_resumable()
     else:
-        _check_out_path(args.out)
+        _check_paths(args)
         run.check_new(args.overwrite, allow_other_files=False)
     return run
 
@@ -128,7 +133,7 @@ def _make_strategy(name: str) -> Any:
 
 # ------------------------------------------------------------- the end
 def _baseline(x_train: Any, x_valid: Any, metrics: dict[str, Any], config: Any,
-              components: int) -> dict[str, Any]:
+              components: int, quiet: bool) -> dict[str, Any]:
     """The mixture of Bernoullis, fitted to x_train, scored on the model's data.
 
     The model's figure is its exact validation log-likelihood when it was
@@ -145,8 +150,25 @@ def _baseline(x_train: Any, x_valid: Any, metrics: dict[str, Any], config: Any,
             len(x_valid), config.eval_max_examples)
         model = metrics.get("val_log_likelihood")
         how = f"importance-sampled, K={config.eval_num_samples}"
+    from tfhm.progress import ProgressBar
+
+    if not quiet:
+        _say(f"fitting the baseline, a mixture of {components} Bernoullis, to "
+             f"{len(x_train)} training examples by EM (--baseline-components 0 "
+             "skips it) ...")
+    bar: list = []  # made at the first iteration, which knows the total
+
+    def on_iteration(done: int, total: int) -> None:
+        if not bar:
+            bar.append(ProgressBar(total, "baseline EM iterations",
+                                   enabled=False if quiet else "auto"))
+        bar[0].update(done)
+
     started = time.perf_counter()
-    mixture = baselines.fit_bernoulli_mixture(x_train, components, seed=config.seed)
+    mixture = baselines.fit_bernoulli_mixture(x_train, components, seed=config.seed,
+                                              on_iteration=on_iteration)
+    if bar:
+        bar[0].close()
     return {"baseline": f"mixture of {components} Bernoullis",
             "baseline_val_log_likelihood": float(mixture.log_prob(x_valid[:rows]).mean()),
             "baseline_seconds": time.perf_counter() - started,
@@ -262,7 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = _final_metrics(model, x_valid, history, seconds)
     if args.baseline_components > 0:
         metrics.update(_baseline(x_train, x_valid, metrics, config,
-                                 args.baseline_components))
+                                 args.baseline_components, args.quiet))
     run.write_metrics_json(metrics)
     if args.baseline_components > 0:
         _say(_comparison(metrics))

@@ -11,6 +11,7 @@ to the very same weights. One module per concern:
   data.py      the tf.data pipeline of stateless epoch permutations, shards
   report.py    per-epoch metrics, TensorBoard summaries, the console line
   trainer.py   Trainer: epochs, checkpoints, resume, the NaN guard
+  history.py   TrainHistory, what Trainer.fit returns (Keras History's view too)
   ../run_dir.py  RunDir: the run folder's files and rules
   ../progress.py ProgressBar
 
@@ -59,6 +60,7 @@ __all__ = [
     "ProgressBar",
     "RUN_CONFIG",
     "TrainConfig",
+    "TrainHistory",
     "Trainer",
     "save_model_atomic",
     "train",
@@ -68,7 +70,8 @@ __all__ = [
 CHECKPOINT_DIR = RunDir.CHECKPOINTS
 RUN_CONFIG = RunDir.CONFIG
 
-_LAZY = {"Trainer": "tfhm.training.trainer", "train": "tfhm.training.trainer"}
+_LAZY = {"Trainer": "tfhm.training.trainer", "TrainHistory": "tfhm.training.history",
+         "train": "tfhm.training.trainer"}
 
 
 def save_model_atomic(model: Any, path: str | os.PathLike) -> None:

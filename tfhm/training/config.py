@@ -41,7 +41,10 @@ class TrainConfig:
 
     The defaults of `algorithm`, `num_samples` and `recognizer_update` follow
     Bornschein & Bengio (2015): reweighted wake-sleep with K = 5 and the
-    recognizer trained by both its wake and its sleep update. `epochs`,
+    recognizer trained by both its wake and its sleep update (the run
+    folder's config.json records the K used). `HelmholtzMachine.compile`
+    defaults to wake-sleep instead (the classic algorithm, kept for code
+    that calls `compile()`); the Trainer compiles with this config's values. `epochs`,
     `lr_wake` and `lr_sleep` are those of the main job (`tfhm train` on the
     digits: 150 epochs of Adam at 6e-3, batch 100); for binarized MNIST,
     Bornschein & Bengio (2015) use 1e-3.

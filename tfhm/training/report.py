@@ -13,23 +13,25 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _seeds, diagnostics, evaluation, plotting
+from tfhm import _io, _seeds, diagnostics, evaluation, plotting
 
 __all__ = ["check_logdir", "epoch_line", "evaluate_epoch", "write_summaries"]
 
 
 def check_logdir(logdir) -> None:
-    """Refuses a TensorBoard folder (`logdir`) when `tensorboard` is missing.
+    """Refuses a TensorBoard folder (`logdir`) that cannot be written.
 
     Args:
       logdir: the Trainer's TensorBoard folder (str or path), or None.
 
     Raises:
-      ValueError: `logdir` is set and the `tensorboard` package, which
+      ValueError: `logdir` is set and nothing can be created there (a path
+        under a file, no permission), or the `tensorboard` package, which
         TensorFlow no longer installs, cannot be imported.
     """
     if logdir is None:
         return
+    _io.check_can_write(logdir, "logdir")
     try:
         import tensorboard  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
     except ImportError:

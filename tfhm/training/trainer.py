@@ -32,10 +32,9 @@ from tfhm.training import data as data_lib
 from tfhm.training import report
 from tfhm.training import step as step_lib
 from tfhm.training.config import TrainConfig
+from tfhm.training.history import TrainHistory
 
-__all__ = ["Trainer", "train"]
-
-History = list[dict[str, Any]]
+__all__ = ["TrainHistory", "Trainer", "train"]
 # 0/1 data `[n, data_dim]`: NumPy arrays, tensors, nested lists.
 Data = npt.ArrayLike | tf.Tensor
 
@@ -43,6 +42,9 @@ Data = npt.ArrayLike | tf.Tensor
 def _serializable(value: Any) -> Any:
     """`value` as JSON (objects JSON cannot hold become their repr)."""
     return json.loads(json.dumps(value, default=repr))
+
+
+History = TrainHistory  # the old name of fit's result type (then list[dict])
 
 
 class Trainer:
@@ -102,8 +104,8 @@ class Trainer:
     hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=0)
     trainer = tfhm.Trainer(hm, config, run_dir="runs/bars", verbose=0,
                            wake_optimizer=keras.optimizers.SGD(0.1))  # sleep: Adam
-    history = trainer.fit(x)               # one dict per epoch
-    print(history[-1]["val_log_likelihood"])
+    history = trainer.fit(x)               # one dict per epoch, and Keras' view:
+    print(history[-1]["val_log_likelihood"], history.history["val_log_likelihood"])
     # Resuming a finished run restores its weights and writes nothing:
     hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=1)
     trainer = tfhm.Trainer(hm, config, run_dir="runs/bars", verbose=0,
@@ -189,8 +191,18 @@ class Trainer:
             shuffle=self.config.shuffle)
 
     # -------------------------------------------------------- run folder
+    def _train_record(self) -> dict[str, Any]:
+        """config.json's `train`: the TrainConfig with the K actually used.
+
+        `num_samples=None` (the estimator's default) is recorded as the K the
+        model was compiled with, so the run says what it trained with.
+        """
+        record = self.config.as_dict()
+        record["num_samples"] = self.model.num_samples
+        return record
+
     def _run_description(self, num_examples: int) -> dict[str, Any]:
-        return {"model": self.model.get_config(), "train": self.config.as_dict(),
+        return {"model": self.model.get_config(), "train": self._train_record(),
                 "optimizers": self._optimizers(), "num_examples": num_examples,
                 **self.run_info}
 
@@ -200,7 +212,7 @@ class Trainer:
                 for name, optimizer in (("wake", self.model.wake_optimizer),
                                         ("sleep", self.model.sleep_optimizer))}
 
-    def _open_run(self, num_examples: int, resume: bool, overwrite: bool) -> History:
+    def _open_run(self, num_examples: int, resume: bool, overwrite: bool) -> list[dict[str, Any]]:
         """Checks the run folder and restores a resumed run.
 
         Returns:
@@ -218,8 +230,11 @@ class Trainer:
             return []
         run.check_resumable()
         fixed = [k for k in TrainConfig.fields() if k not in TrainConfig.resumable_fields()]
-        run.check_compatible(self.model.get_config(), self.config.as_dict(),
-                             num_examples, fixed, self._optimizers())
+        train = self._train_record()
+        if run.read_config().get("train", {}).get("num_samples") is None:
+            train["num_samples"] = self.config.num_samples  # recorded before issue 25
+        run.check_compatible(self.model.get_config(), train, num_examples, fixed,
+                             self._optimizers())
         run.restore_newest_intact(self.checkpoint)
         done = int(self._epoch.numpy())
         if done >= self.config.epochs:  # nothing to train: write nothing
@@ -384,11 +399,13 @@ class Trainer:
             (nothing is deleted) and its files are replaced.
 
         Returns:
-          The history: a list with one dict per epoch (the rows of the run's
-          metrics): `epoch` (1-based), the training means `wake_loss`,
+          A `TrainHistory`: a list with one dict per epoch (the rows of the
+          run's metrics): `epoch` (1-based), the training means `wake_loss`,
           `sleep_loss`, `elbo`, `ess` over the epoch's examples, the
           `val_*` metrics and diagnostics of `evaluate_epoch`, `seconds` and
-          `examples_per_second`.
+          `examples_per_second`; like the `keras.callbacks.History` of
+          `hm.fit`, its `history` maps each name to its per-epoch values and
+          its `epoch` lists the 0-based epochs.
 
         Raises:
           ValueError: data that is not 0/1 `[n, data_dim]`; `resume` without a
@@ -408,7 +425,7 @@ class Trainer:
             self._say(f"tfhm: the run in {self.run_dir!r} is already complete "
                       f"({int(self._epoch.numpy())}/{self.config.epochs} epochs); "
                       "nothing was changed.")
-            return history
+            return TrainHistory(history)
         self._start_writing(len(x), resumed=resume)
         writer = (tf.summary.create_file_writer(self.logdir)
                   if self.logdir is not None and self.is_chief else None)
@@ -424,7 +441,7 @@ class Trainer:
             if self._scratch_dir is not None:
                 shutil.rmtree(self._scratch_dir, ignore_errors=True)  # our temp dir
                 self._scratch_dir, self._manager = None, None
-        return history
+        return TrainHistory(history)
 
 
 def train(model: HelmholtzMachine, x: Data, config: TrainConfig | None = None,
@@ -440,6 +457,6 @@ def train(model: HelmholtzMachine, x: Data, config: TrainConfig | None = None,
         `run_dir`, `logdir`, `verbose`, `run_info`.
 
     Returns:
-      The history, one dict per epoch (see `Trainer.fit`).
+      The `TrainHistory`, one dict per epoch (see `Trainer.fit`).
     """
     return Trainer(model, config, **trainer_kwargs).fit(x, validation_data)
