@@ -215,6 +215,7 @@ def _proposals(generator, recognizer, x, mask, num_proposals, seed, rounds):
     the mixture over `x_fill` and `COMPONENTS - 1` images completed with the
     generator's means `p(x = 1 | z_1)` of latents resampled from round r.
     """
+    check_inpaintable(generator, recognizer)  # at trace time: a clear TypeError
     observed = tf.cast(mask, tf.bool)
     first = fill_missing(generator, recognizer, x, mask)[tf.newaxis]  # [1, batch, D]
     fills, seeds = first, tf.unstack(_seeds.split(seed, 2 * rounds))

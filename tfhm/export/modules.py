@@ -127,15 +127,15 @@ class GeneratorModule(tf.Module):
         self.decode = tf.function(decode, input_signature=[
             tf.TensorSpec([None, None], tf.float32, name=f"z{l + 1}")
             for l in range(len(generator.latent_dims))])
-        self.inpaint = tf.function(inpaint, input_signature=[
-            _x_spec(), tf.TensorSpec([None, None], tf.float32, name="mask"),
-            _num_samples_spec(),
-            tf.TensorSpec([], tf.int32, name="num_proposals"), _seed_spec()])
-
         # Inpainting needs a factorized p(x | z_1) and q(z_1 | x)
         # (`tfhm.inpainting.check_inpaintable`); other models export without it.
         self.inpaintable = all(c.factorized for c in (generator.conditionals[0],
                                                        recognizer.conditionals[0]))
+        if self.inpaintable:
+            self.inpaint = tf.function(inpaint, input_signature=[
+                _x_spec(), tf.TensorSpec([None, None], tf.float32, name="mask"),
+                _num_samples_spec(),
+                tf.TensorSpec([], tf.int32, name="num_proposals"), _seed_spec()])
 
     def signatures(self) -> dict[str, Any]:
         """The signature dict for `tf.saved_model.save` (no `inpaint` where

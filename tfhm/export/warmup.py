@@ -129,13 +129,16 @@ def requests(model_name: str, data_dim: int,
 
 
 def write_warmup(saved_model_dir: str | os.PathLike, model_name: str,
-                 data_dim: int, latent_dims: Sequence[int]) -> pathlib.Path:
+                 data_dim: int, latent_dims: Sequence[int],
+                 signatures: Sequence[str] | None = None) -> pathlib.Path:
     """Writes `assets.extra/tf_serving_warmup_requests` into a SavedModel.
 
     Args:
       saved_model_dir: the SavedModel folder (not yet published).
       model_name: "generator" or "recognizer".
       data_dim, latent_dims: the model's sizes.
+      signatures: the signatures the SavedModel has (a warm-up request to a
+        missing one would stop TF Serving from loading it); None: all.
 
     Returns:
       The path of the TFRecord file written.
@@ -146,5 +149,6 @@ def write_warmup(saved_model_dir: str | os.PathLike, model_name: str,
     path.parent.mkdir(exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
         for signature, inputs in requests(model_name, data_dim, latent_dims):
-            writer.write(predict_log(model_name, signature, inputs))
+            if signatures is None or signature in signatures:
+                writer.write(predict_log(model_name, signature, inputs))
     return path

@@ -96,7 +96,7 @@ def _save_and_publish(modules: dict[str, tf.Module], targets: dict[str, pathlib.
                                 signatures=module.signatures())
             compat.strip_debug_names(staged[name])
             warmup.write_warmup(staged[name], name, model.generator.data_dim,
-                                model.generator.latent_dims)
+                                model.generator.latent_dims, list(module.signatures()))
             # mkdtemp makes the folder private (0700): a server running as
             # another user could not read the published version.
             os.chmod(staged[name], 0o755)
