@@ -874,3 +874,25 @@ def test_train_says_it_fits_the_baseline_and_how_to_skip_it(tmp_path, capsys):
     status, out, err = _run(TINY + ["--epochs", "1", "--baseline-components", "0",
                                     "--out", str(tmp_path / "s")], capsys)
     assert status == 0 and "baseline" not in err and "baseline" not in out
+
+
+def test_train_takes_the_conditionals_and_resume_keeps_them(tmp_path, capsys):
+    # Issue 23: --generator-conditional / --recognizer-conditional build the
+    # model, config.json records them, and a resumed run rebuilds the same one.
+    args = ["train", "--data", "bars", "--latent-dims", "4,2", "--hidden-units", "8",
+            "--batch-size", "100", "--eval-samples", "5", "--quiet",
+            "--generator-conditional", "darn", "--recognizer-conditional", "nade",
+            "--out", str(tmp_path / "r")]
+    assert _run(args + ["--epochs", "1"], capsys)[0] == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (config["model"]["generator_conditional"],
+            config["model"]["recognizer_conditional"]) == ("darn", "nade")
+    status, out, _ = _run(["train", "--resume", "--epochs", "2", "--quiet",
+                           "--out", str(tmp_path / "r")], capsys)
+    assert status == 0 and json.loads(out)["epoch"] == 2
+    model = tfhm.run_dir.RunDir(tmp_path / "r").load_model()
+    assert type(model.generator.prior).__name__ == "DARN"
+    assert type(model.recognizer.conditionals[1]).__name__ == "NADE"
+    status, _, err = _run(TINY + ["--recognizer-conditional", "made",
+                                  "--out", str(tmp_path / "bad")], capsys)
+    assert status == 2 and "invalid choice: 'made'" in err

@@ -47,7 +47,10 @@ __all__ = ["MissingRunFileError", "RunDir"]
 # The "format" key of config.json.
 RUN_FORMAT = "tfhm-run"
 # Architecture keys of `HelmholtzMachine.get_config` compared on resume.
-ARCHITECTURE_KEYS = ("data_dim", "latent_dims", "hidden_units", "activation")
+ARCHITECTURE_KEYS = ("data_dim", "latent_dims", "hidden_units", "activation",
+                     "generator_conditional", "recognizer_conditional")
+# What a run folder written before a key existed holds (tfhm before issue 23).
+ARCHITECTURE_DEFAULTS = {"generator_conditional": "sbn", "recognizer_conditional": "sbn"}
 
 
 class MissingRunFileError(FileNotFoundError, ValueError):
@@ -291,8 +294,9 @@ class RunDir:
             optimizer or number of examples, naming each difference.
         """
         saved = self.read_config()
-        diff = _describe_differences(saved.get("model", {}), model_config,
-                                     ARCHITECTURE_KEYS, ("checkpoint", "this model"))
+        diff = _describe_differences({**ARCHITECTURE_DEFAULTS, **saved.get("model", {})},
+                                     model_config, ARCHITECTURE_KEYS,
+                                     ("checkpoint", "this model"))
         if diff:
             raise ValueError(
                 f"The checkpoint in {self.path!r} is of a different "

@@ -29,7 +29,10 @@ __all__ = ["MODEL_DEFAULTS", "UsageError", "build_parser", "config_fields", "res
 
 # The model of `tfhm train` when no architecture is given: the main job's
 # (digits; 16 latent bits, so its exact log-likelihood is reported at the end).
-MODEL_DEFAULTS = {"latent_dims": (16,), "hidden_units": (64,), "activation": "tanh"}
+MODEL_DEFAULTS = {"latent_dims": (16,), "hidden_units": (64,), "activation": "tanh",
+                  "generator_conditional": "sbn", "recognizer_conditional": "sbn"}
+# The built-in conditionals (tfhm.conditionals.names(), without TensorFlow).
+CONDITIONALS = ("sbn", "darn", "nade")
 # Largest export version and served batch: they become int32 tensor sizes.
 _INT32_MAX = 2**31 - 1
 
@@ -260,6 +263,11 @@ def _train_parser(commands: Any, common: argparse.ArgumentParser) -> None:
                        "'' for a sigmoid belief net)")
     train.add_argument("--activation", default=None, help="activation of the hidden "
                        f"layers (default {MODEL_DEFAULTS['activation']})")
+    for network, where in (("generator", "of p, its prior included"),
+                           ("recognizer", "of q")):
+        train.add_argument(f"--{network}-conditional", default=None, choices=CONDITIONALS,
+                           help=f"the layers {where}: sbn (factorized, default), darn "
+                                "or nade (autoregressive)")
     _add_config_flags(train)
     train.add_argument("--dtype-policy", default=None,
                        choices=["float32", "mixed_float16", "mixed_bfloat16"],

@@ -241,7 +241,9 @@ def _build(args: argparse.Namespace, run: RunDir, config: Any, x_train: Any) -> 
     with scope:
         model = HelmholtzMachine(data_dim=x_train.shape[1], latent_dims=args.latent_dims,
                                  hidden_units=args.hidden_units,
-                                 activation=args.activation, seed=config.seed)
+                                 activation=args.activation, seed=config.seed,
+                                 generator_conditional=args.generator_conditional,
+                                 recognizer_conditional=args.recognizer_conditional)
     return training.Trainer(
         model, config, strategy=strategy, run_dir=run.path, logdir=args.logdir,
         verbose=0 if args.quiet else 1,
