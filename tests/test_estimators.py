@@ -34,17 +34,14 @@ DATA_DIM = 6
 X = np.array([[1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1]], np.float32)
 N = 20000  # estimates per (model, estimator, K)
 MODELS = {"one_layer": (3,), "two_layers": (3, 2)}
-# Issue 23: a DARN generator (prior included) and a NADE recognizer, for the
-# unbiasedness tests of every score-function estimator.
-AUTOREGRESSIVE = {"autoregressive": ((3, 2), "darn", "nade")}
 # K per model for the K-sample bound: 8**3 = 512 and 32**2 = 1024 K-tuples.
-BOUND_K = {"one_layer": 3, "two_layers": 2, "autoregressive": 2}
+BOUND_K = {"one_layer": 3, "two_layers": 2}
 
 
-def _networks(latent_dims, seed=0, generator="sbn", recognizer="sbn"):
-    """A pair with N(0, 1) weights (no symmetric, near-uniform posterior)."""
-    gen = Generator(DATA_DIM, latent_dims, seed=seed, conditional=generator)
-    rec = Recognizer(DATA_DIM, latent_dims, seed=seed, conditional=recognizer)
+def _networks(latent_dims, seed=0):
+    """An SBN pair with N(0, 1) weights (no symmetric, near-uniform posterior)."""
+    gen = Generator(DATA_DIM, latent_dims, seed=seed)
+    rec = Recognizer(DATA_DIM, latent_dims, seed=seed)
     rng = np.random.RandomState(seed)
     for v in gen.trainable_variables + rec.trainable_variables:
         v.assign(rng.normal(0.0, 1.0, v.shape).astype(np.float32))
@@ -52,8 +49,6 @@ def _networks(latent_dims, seed=0, generator="sbn", recognizer="sbn"):
 
 
 NETWORKS = {name: _networks(dims) for name, dims in MODELS.items()}
-NETWORKS.update({name: _networks(dims, 0, g, r)
-                 for name, (dims, g, r) in AUTOREGRESSIVE.items()})
 
 
 def _states(latent_dims):
@@ -218,15 +213,10 @@ UNBIASED = [  # (estimator, K per model or None for the bound's K, target)
 ]
 
 
-@pytest.mark.parametrize("model", [*MODELS, *AUTOREGRESSIVE])
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("name,k,target", UNBIASED)
 def test_mean_estimate_is_the_exact_gradient(model, name, k, target):
     k = BOUND_K[model] if k is None else k
-    if model in AUTOREGRESSIVE and name == "disarm":
-        # DisARM needs factorized layers of q: refused with the layer's name.
-        with pytest.raises(TypeError, match="DisARM.*q_z1_given_x.*NADE"):
-            estimators.get(name)()(*NETWORKS[model], X, k, tf.constant([0, 1]))
-        return
     assert estimators.get(name).objective == target
     exact_grad = exact(model, target, k if target == "bound" else None)
     for network, samples in estimates(model, name, k).items():
