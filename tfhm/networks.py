@@ -151,6 +151,14 @@ class _Network(Architecture, keras.Model):
             config.update(self._layers_config())
         return config
 
+    @classmethod
+    def from_config(cls, config):
+        config = _from_layers_config(config, ("prior", "conditionals"))
+        if "conditionals" in config:  # built from layers: the sizes follow from them
+            for key in ("data_dim", "latent_dims", "hidden_units", "activation", "seed"):
+                config.pop(key, None)
+        return cls(**config)
+
 
 def _from_layers_config(config, keys):
     config = dict(config)
@@ -248,14 +256,6 @@ class Generator(_Network):
         return {"prior": keras.saving.serialize_keras_object(self.prior),
                 "conditionals": [keras.saving.serialize_keras_object(c)
                                  for c in self.conditionals]}
-
-    @classmethod
-    def from_config(cls, config):
-        config = _from_layers_config(config, ("prior", "conditionals"))
-        if "conditionals" in config:
-            for key in ("data_dim", "latent_dims", "hidden_units", "activation", "seed"):
-                config.pop(key, None)
-        return cls(**config)
 
     @property
     def factorized(self) -> bool:
@@ -391,14 +391,6 @@ class Recognizer(_Network):
     def _layers_config(self):
         return {"conditionals": [keras.saving.serialize_keras_object(c)
                                  for c in self.conditionals]}
-
-    @classmethod
-    def from_config(cls, config):
-        config = _from_layers_config(config, ("conditionals",))
-        if "conditionals" in config:
-            for key in ("data_dim", "latent_dims", "hidden_units", "activation", "seed"):
-                config.pop(key, None)
-        return cls(**config)
 
     @property
     def factorized(self) -> bool:
