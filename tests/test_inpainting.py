@@ -133,9 +133,11 @@ def test_inpainting_matches_exact_conditional(hm, mask_name):
     one_round = empirical(rounds=1)
     assert _tv(one_round, resampled) < bound, (_tv(one_round, resampled), bound)
     # ... and the exact conditional, within that plus the method's exact
-    # bias at this K (0.015 and 0.009 for these masks at K = 200) ...
+    # bias at this K (0.015 and 0.009 for these masks at K = 200 with the
+    # fixture trained by the floored draw; 0.021 for the first since issue
+    # 28's exact draw trains it to other weights) ...
     bias = _tv(resampled, exact)
-    assert bias < 0.02, bias
+    assert bias < 0.03, bias
     assert _tv(one_round, exact) < bound + bias, (_tv(one_round, exact), bound, bias)
     # ... a tolerance far below what q alone (no reweighting) would give.
     assert _tv(proposal, exact) > 3 * (bound + bias), _tv(proposal, exact)
