@@ -295,8 +295,8 @@ class RunDir:
         """
         saved = self.read_config()
         diff = _describe_differences({**ARCHITECTURE_DEFAULTS, **saved.get("model", {})},
-                                     model_config, ARCHITECTURE_KEYS,
-                                     ("checkpoint", "this model"))
+                                     {**ARCHITECTURE_DEFAULTS, **model_config},
+                                     ARCHITECTURE_KEYS, ("checkpoint", "this model"))
         if diff:
             raise ValueError(
                 f"The checkpoint in {self.path!r} is of a different "
