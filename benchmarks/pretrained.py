@@ -287,6 +287,13 @@ def evaluate_cards(names, data, results_json=None):
     return report
 
 
+def _verdict(nll, published):
+    """The tables' "at or below published" cell."""
+    if published is None:
+        return "—"
+    return "yes" if nll <= published else f"no (+{nll - published:.2f})"
+
+
 def changes_section(report_path, results):
     """Writes the RESULTS.md section `pretrained_reevaluation` from an `evaluate` report.
 
@@ -316,9 +323,7 @@ def changes_section(report_path, results):
         before, after = entry["before"], entry["after"]
         card = manifest["models"][name]["card"]
         published = card["published_nll"]
-        met = "—" if published is None else (
-            "yes" if after["validation_nll"] <= published
-            else f"no (+{after['validation_nll'] - published:.2f})")
+        met = _verdict(after["validation_nll"], published)
         stderr = "—" if entry["stderr"] is None else f"{entry['stderr']:.2f}"
         lines.append(
             f"| `{name}` | {before['validation_nll']:.2f} | {after['validation_nll']:.2f} "
@@ -351,9 +356,7 @@ def table(results):
     for name, entry in sorted(manifest["models"].items()):
         card = entry["card"]
         published = card["published_nll"]
-        met = "—" if published is None else (
-            "yes" if card["validation_nll"] <= published
-            else f"no (+{card['validation_nll'] - published:.2f})")
+        met = _verdict(card["validation_nll"], published)
         source = "—" if published is None else f"{published} ({card['published_source']})"
         lines.append(
             f"| `{name}` | {card['title']} | {card['algorithm']}, K={card['num_samples']} "
