@@ -62,7 +62,8 @@ OBJECTIVE_WORDS = {
 # The main job's model (`tfhm train`'s MODEL_DEFAULTS) and optimizer
 # (TrainConfig's defaults); checked against the library in `main`.
 MODEL = {"data_dim": 64, "latent_dims": (16,), "hidden_units": (64,),
-         "activation": "tanh"}
+         "activation": "tanh", "generator_conditional": "sbn",
+         "recognizer_conditional": "sbn"}
 LEARNING_RATE = 6e-3
 BATCH_SIZE = 100
 

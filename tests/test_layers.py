@@ -140,6 +140,40 @@ def test_sample_bernoulli_ties_are_decided_by_the_next_digit(logit, monkeypatch)
                                + 1e-12)
 
 
+@pytest.mark.parametrize("forced_tie", [False, True])
+def test_sample_bernoulli_under_vectorized_map_is_the_per_seed_draw(forced_tie,
+                                                                      monkeypatch):
+    # gradient_estimates vectorizes training steps over seeds with
+    # tf.vectorized_map; each seed's draw must be the one a step seeded with it
+    # makes, whether no seed ties (the usual case) or some seeds do.
+    logits = tf.constant(np.linspace(-30, 30, 11), tf.float32)
+    seeds = tf.random.split(tf.constant([5, 6]), 6)
+    if forced_tie:  # seed 2's first digits all tie: it alone refines
+        real = _bernoulli._uniform_digit
+
+        def digit(seed, shape, level):
+            word = real(seed, shape, level)
+            if isinstance(level, int) and level == 0:
+                s = tf.sigmoid(-tf.abs(logits))
+                head = tf.cast(tf.floor(s * 2.0**32), tf.uint32)
+                limit = tf.where(logits >= 0, tf.bitwise.invert(head), head)
+                hit = tf.reduce_all(tf.equal(seed, seeds[2]))
+                return tf.where(hit, tf.broadcast_to(limit, shape), word)
+            return word
+
+        monkeypatch.setattr(_bernoulli, "_uniform_digit", digit)
+
+    @tf.function(autograph=False)
+    def vectorized(seeds):
+        return tf.vectorized_map(
+            lambda seed: layers.sample_bernoulli_logits(logits, seed, (3,)), seeds,
+            fallback_to_while_loop=True, warn=False)
+
+    looped = np.stack([layers.sample_bernoulli_logits(logits, seed, (3,)).numpy()
+                       for seed in seeds])
+    np.testing.assert_array_equal(vectorized(seeds).numpy(), looped)
+
+
 def test_layer_configs_round_trip():
     layer = layers.DenseBernoulli(5, hidden_units=(7, 3), activation="relu", seed=1)
     clone = layers.DenseBernoulli.from_config(layer.get_config())

@@ -74,9 +74,10 @@ def sample_bernoulli_logits(logits: tf.Tensor, seed: tf.Tensor, sample_shape=(),
     is of 1 - U, whose digits are U's complemented.
 
     Cost: one uint32 Philox word per unit, as a float32 `stateless_uniform`,
-    and a few elementwise ops; four more words per unit only in the rare
-    calls in which some unit ties (one call in 10,000 for 400,000 units), a
-    `tf.cond` branch that runs under XLA and in an exported SavedModel.
+    and a few elementwise ops; another word per unit only in the rare calls
+    in which some unit ties (one call in 10,000 for 400,000 units), in a
+    `tf.while_loop` that runs under XLA, under `tf.vectorized_map` and in an
+    exported SavedModel.
 
     Seeds: the same seed and shape give the same draw on one TensorFlow
     version and device kind. Digit 0 of U is drawn with `seed` at the shape
@@ -117,15 +118,18 @@ def sample_bernoulli_logits(logits: tf.Tensor, seed: tf.Tensor, sample_shape=(),
         digit = _uniform_digit(seed, shape, 0)
         z, tie = decide(digit, limit), tf.equal(digit, limit)
 
-        def refine():  # digits 1.. of U where a unit tied: U's next 32 bits
-            refined, undecided, left = z, tie, rest
-            for level in range(1, _MAX_REFINEMENTS + 1):
-                next_limit, left = threshold(left)
-                next_digit = _uniform_digit(seed, shape, level)
-                refined = tf.where(undecided, decide(next_digit, next_limit), refined)
-                undecided = undecided & tf.equal(next_digit, next_limit)
-            return refined
+        def refine(level, z, tie, rest):  # digit `level` of U where a unit tied
+            limit, rest = threshold(rest)
+            digit = _uniform_digit(seed, shape, level)
+            digit.set_shape(z.shape)  # the loop keeps the static shape
+            z = tf.where(tie, decide(digit, limit), z)
+            return level + 1, z, tie & tf.equal(digit, limit), rest
 
-        # A branch, not a loop: cheaper in both graph executors and under XLA.
-        z = tf.cond(tf.reduce_any(tie), refine, lambda: z)
+        # A loop, not a `tf.cond`: both run no refinement in almost every
+        # call, but under `tf.vectorized_map` (`tfhm.estimators.
+        # gradient_estimates`) a branch that no seed takes cannot run its
+        # draws, while a loop whose every seed is done stops before them.
+        _, z, _, _ = tf.while_loop(
+            lambda level, z, tie, rest: tf.reduce_any(tie), refine,
+            (tf.constant(1), z, tie, rest), maximum_iterations=_MAX_REFINEMENTS)
         return tf.cast(z, tf.float32)
