@@ -146,15 +146,17 @@ def objective_of(name, k):
 class Run:
     """One (estimator, seed): a model, its step, its data order and its clock."""
 
-    def __init__(self, name, seed, k, x_train, x_valid, x_test):
+    def __init__(self, name, seed, k, x_train, x_valid, x_test, hm=None, label=None):
+        """`name`: the estimator; `hm`: the model to train (default: the main
+        job's, seeded by `seed`); `label`: the run's row (default `name`)."""
         import keras  # pylint: disable=g-import-not-at-top
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
         import tfhm  # pylint: disable=g-import-not-at-top
 
-        self.name, self.seed, self.k = name, seed, k
+        self.name, self.seed, self.k, self.label = name, seed, k, label or name
         self.x_train, self.x_valid, self.x_test = x_train, x_valid, x_test
-        self.hm = tfhm.HelmholtzMachine(**MODEL, seed=seed)
+        self.hm = tfhm.HelmholtzMachine(**MODEL, seed=seed) if hm is None else hm
         self.hm.compile(wake_optimizer=keras.optimizers.Adam(LEARNING_RATE),
                         sleep_optimizer=keras.optimizers.Adam(LEARNING_RATE),
                         algorithm=name, num_samples=k)
@@ -224,7 +226,7 @@ def train_interleaved(runs, budget, rounds, say=print):
             run.evaluate()
         latest = {}
         for run in runs:
-            latest.setdefault(run.name, []).append(run.curve[-1]["test"])
+            latest.setdefault(run.label, []).append(run.curve[-1]["test"])
         say(f"round {r + 1}/{rounds} (load {os.getloadavg()[0]:.1f}), test: " + ", ".join(
             f"{name} {statistics.median(values):.2f}" for name, values in latest.items()))
 
@@ -237,7 +239,7 @@ def summarize(runs, names, rounds):
     """One row per estimator: medians (and min / max) over its seeds."""
     rows = []
     for name in names:
-        mine = [run for run in runs if run.name == name]
+        mine = [run for run in runs if run.label == name]
         rows.append({
             "name": name, "k": mine[0].k, "objective": objective_of(name, mine[0].k),
             "stopped": _spread([run.stopped["test"] for run in mine]),

@@ -167,7 +167,11 @@ class AutoregressiveConditional(Conditional):
                 return sample_bernoulli_logits(
                     logit, tf.random.experimental.stateless_fold_in(seed, j))
 
-            return self._recursion(context, tf.concat([sample_shape, leading], 0), draw)
+            # Discrete draws carry no gradient: without this stop a loss of
+            # log_prob(draw) would differentiate through the loop (its
+            # TensorArray), which tf.vectorized_map cannot convert.
+            return tf.stop_gradient(
+                self._recursion(context, tf.concat([sample_shape, leading], 0), draw))
 
     def mean_field(self, parent) -> tf.Tensor:
         """The mean-field recursion: each unit fed the probabilities before it.
