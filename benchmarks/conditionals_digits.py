@@ -43,8 +43,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
 import estimators_digits  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+import _common  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SECTION = "conditionals_digits"
 RECOGNIZERS = ("sbn", "darn", "nade", "conv")

@@ -88,9 +88,12 @@ def main(argv=None):
                     with draw(variant):
                         timer.calibrate(args.seconds)  # traces with this draw
                     timers[(model, batch, jit, variant)] = (timer, [])
+    draws = draw_timers(args.xla)
     for _ in range(args.rounds):  # every timer once a round: the same load
         for timer, rates in timers.values():
             rates.append(timer.chunk())
+        for fn, times in draws.values():
+            times.append(_time_draws(fn))
     print(f"# {_common.machine_description()}; RWS K={args.k}; medians of "
           f"{args.rounds} interleaved rounds; examples/s")
     print("| model | batch | XLA | exact draw | floored draw (before) | exact / floored |")
@@ -102,6 +105,53 @@ def main(argv=None):
         floor = statistics.median(timers[(model, batch, jit, "floor")][1]) * batch
         print(f"| SBN {model} | {batch} | {jit} | {exact:,.0f} | {floor:,.0f} "
               f"| {exact / floor:.3f} |")
+    print(f"\n# The draw alone: {DRAW_SHAPE[0]} x {DRAW_SHAPE[1]} x {DRAW_SHAPE[2]} "
+          "units from logits N(0, 3^2), ms per draw (a compiled function summing "
+          f"it), medians of {args.rounds} rounds")
+    print("| XLA | exact draw | floored draw (before) | exact / floored (time) |")
+    print("|---|---|---|---|")
+    for jit in args.xla:
+        exact = statistics.median(draws[(jit, "exact")][1])
+        floor = statistics.median(draws[(jit, "floor")][1])
+        print(f"| {jit} | {exact:.3f} | {floor:.3f} | {exact / floor:.3f} |")
+
+
+DRAW_SHAPE = (5, 100, 200)  # K draws of a batch of 100 through a 200-unit layer
+
+
+def draw_timers(xla):
+    """Compiled draws of DRAW_SHAPE units, exact and floored, per XLA setting."""
+    import numpy as np
+    import tensorflow as tf
+
+    from tfhm.conditionals import base
+
+    logits = tf.constant(np.random.default_rng(1).normal(
+        0.0, 3.0, DRAW_SHAPE[1:]).astype(np.float32))
+    timers = {}
+    for jit in xla:
+        for variant, fn in (("exact", base.sample_bernoulli_logits),
+                            ("floor", floored_draw)):
+            compiled = tf.function(
+                lambda seed, fn=fn: tf.reduce_sum(fn(logits, seed, DRAW_SHAPE[:1])),
+                jit_compile=jit == "on")
+            compiled(tf.constant([0, 0])).numpy()  # trace and compile
+            timers[(jit, variant)] = (compiled, [])
+    return timers
+
+
+def _time_draws(fn, repeats=50):
+    """ms per call of `fn(seed)` over `repeats` seeds."""
+    import time
+
+    import tensorflow as tf
+
+    seeds = [tf.constant([1, i]) for i in range(repeats)]
+    start = time.perf_counter()
+    for seed in seeds:
+        out = fn(seed)
+    out.numpy()
+    return 1e3 * (time.perf_counter() - start) / repeats
 
 
 if __name__ == "__main__":

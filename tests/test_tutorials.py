@@ -26,6 +26,7 @@ NAMES = [
     "04_keras_fit_and_tensorboard",
     "05_export_and_serve",
     "06_choosing_an_estimator",
+    "07_your_own_conditionals",
 ]
 KERNEL = "python3"  # ipykernel's spec; jupyter_client runs it with sys.executable
 CELL_TIMEOUT_S = 300

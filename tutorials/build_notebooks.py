@@ -1149,6 +1149,7 @@ NOTEBOOKS = {
     "05_export_and_serve": NB05,
     # 06's cells live in tutorials/_nb06.py, made with this file's helpers.
     "06_choosing_an_estimator": __import__("_nb06").cells(globals()),
+    "07_your_own_conditionals": __import__("_nb07").cells(globals()),
 }
 
 
