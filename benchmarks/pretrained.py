@@ -38,6 +38,12 @@ HIDDEN = (128,)
 SLICE = dict(images=100, num_samples=1000, seed=0)
 
 
+def _conditionals(hm):
+    """The card's record of which conditionals the model's layers are (issue 23)."""
+    return {"generator_conditional": hm.generator_conditional,
+            "recognizer_conditional": hm.recognizer_conditional}
+
+
 def _sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
@@ -87,7 +93,7 @@ def train_digits():
     card = {
         "title": f"Helmholtz machine 64-16 ({HIDDEN[0]} hidden units), digits",
         "architecture": {"data_dim": 64, "latent_dims": [16], "hidden_units": list(HIDDEN),
-                         "activation": "tanh"},
+                         "activation": "tanh", **_conditionals(hm)},
         "algorithm": "reweighted_wake_sleep", "num_samples": 5, "batch_size": 100,
         "optimizer": "Adam for both networks; learning rate "
                      + ", ".join(f"{r:g} for {e} epochs" for r, e in SCHEDULE),
@@ -191,7 +197,8 @@ def package_row(folder):
         "title": f"{row.title}, binarized MNIST",
         "architecture": {"data_dim": 784, "latent_dims": list(hm.latent_dims),
                          "hidden_units": list(hm.hidden_units),
-                         "activation": hm.get_config().get("activation")},
+                         "activation": hm.get_config().get("activation"),
+                         **_conditionals(hm)},
         "algorithm": row.algorithm, "num_samples": row.num_samples,
         "batch_size": state.get("batch_size") or _flag(
             state["invocations"][-1]["command"], "--batch-size", 100),

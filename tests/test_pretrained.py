@@ -25,6 +25,9 @@ def test_every_file_matches_its_sha256_and_loads(name):
     assert isinstance(hm, tfhm.HelmholtzMachine)
     assert list(hm.latent_dims) == card["architecture"]["latent_dims"]
     assert list(hm.hidden_units) == card["architecture"]["hidden_units"]
+    assert (hm.generator_conditional, hm.recognizer_conditional) == (
+        card["architecture"]["generator_conditional"],
+        card["architecture"]["recognizer_conditional"])
     assert hm.algorithm.value == card["algorithm"] and hm.num_samples == card["num_samples"]
     assert hm.sample(4, seed=0)["x"].shape == (4, card["architecture"]["data_dim"])
 

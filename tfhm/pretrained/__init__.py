@@ -7,7 +7,8 @@ a truncated, corrupted or replaced file is refused with an error that names
 it instead of loading wrong weights.
 
 A card (`card(name)`) is a dict that says what the model is and how good:
-`architecture` (data_dim, latent_dims bottom to top, hidden_units),
+`architecture` (data_dim, latent_dims bottom to top, hidden_units, activation,
+and which conditionals: generator_conditional, recognizer_conditional),
 `algorithm`, `num_samples` (K of training), `epochs`, `train_seconds` and
 `machine`, `commit` and `command` (what trained it), `dataset` and
 `binarization`, the validation figures (`validation_nll` with its
