@@ -243,3 +243,62 @@ def test_recognizers_train_through_fit_and_the_trainer_bitwise(recognizer, tmp_p
     np.testing.assert_array_equal(back.exact_log_likelihood(x_test).numpy(), after)
     np.testing.assert_array_equal(back.encode(x_test[:4], seed=1)["z1"],
                                   by_fit.encode(x_test[:4], seed=1)["z1"])
+
+
+_AR_SERVING = """
+import sys
+for name in ("keras", "tf_keras", "tensorflow_probability", "tfhm"):
+    sys.modules[name] = None  # any import of these now fails
+import numpy as np
+import tensorflow as tf
+
+generator_dir, recognizer_dir, x_path, out_path = sys.argv[1:]
+generator = tf.saved_model.load(generator_dir)
+recognizer = tf.saved_model.load(recognizer_dir)
+x = tf.constant(np.load(x_path))
+seed = tf.constant([3, 4])
+calls = {
+    "sample": generator.signatures["serving_default"](num_samples=tf.constant(50),
+                                                      seed=seed),
+    "encode": recognizer.signatures["encode"](x=x, seed=seed),
+    "log_likelihood": generator.signatures["log_likelihood"](
+        x=x, num_samples=tf.constant(9), seed=seed),
+}
+np.savez(out_path, **{f"{call}/{key}": value.numpy()
+                      for call, outputs in calls.items() for key, value in outputs.items()})
+"""
+
+
+def test_exported_autoregressive_model_serves_the_in_memory_draws(tmp_path):
+    # Issue 23, acceptance 3: `tfhm export` of a DARN-p / NADE-q model loads in
+    # a process that imports only TensorFlow, and its seeded samples, encodings
+    # and log-likelihood estimates are the in-memory ones.
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+
+    from tfhm import evaluation, export, objectives  # pylint: disable=g-import-not-at-top
+
+    hm = _hm("darn", "nade")
+    paths = export.export_model(hm, tmp_path / "served")
+    x = _all_binary(DATA_DIM)[::9]
+    np.save(tmp_path / "x.npy", x)
+    (tmp_path / "serve.py").write_text(_AR_SERVING)
+    result = subprocess.run(
+        [sys.executable, str(tmp_path / "serve.py"), paths["generator"],
+         paths["recognizer"], str(tmp_path / "x.npy"), str(tmp_path / "out.npz")],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = dict(np.load(tmp_path / "out.npz"))
+    seed = tf.constant([3, 4])
+    ref = hm.generator.sample(50, seed)
+    np.testing.assert_array_equal(out["sample/x"], ref["x"].numpy())
+    for l, z in enumerate(ref["z"]):
+        np.testing.assert_array_equal(out[f"sample/z{l + 1}"], z.numpy())
+    latents, _ = hm.recognizer.sample(tf.constant(x), 1, seed)
+    for l, z in enumerate(latents):
+        np.testing.assert_array_equal(out[f"encode/z{l + 1}"], z[0].numpy())
+    log_w = objectives.log_importance_weights(hm.generator, hm.recognizer,
+                                              tf.constant(x), 9, seed)[0]
+    np.testing.assert_allclose(out["log_likelihood/log_likelihood"],
+                               evaluation.log_mean_exp(log_w, axis=0).numpy(), rtol=1e-5)
+    assert "inpaint" not in tf.saved_model.load(paths["generator"]).signatures
