@@ -217,9 +217,9 @@ def test_fused_log_prob_matches_the_library_in_value_and_gradient():
     logits = tf.Variable(rng.normal(size=(4, 50)) * 5, dtype=tf.float32)
     value = tf.constant((rng.random((3, 4, 50)) < 0.4).astype(np.float32))
     results = []
-    for fn in (layers.bernoulli_log_prob, prof.fused_log_prob):
+    for fn in (layers.log_prob_logits, prof.fused_log_prob):
         with tf.GradientTape() as tape:
-            out = fn(layers._independent_bernoulli(logits), value)  # pylint: disable=protected-access
+            out = fn(logits, value)
             weighted = tf.reduce_sum(out * tf.range(4.0))
         results.append((out.numpy(), tape.gradient(weighted, logits).numpy()))
     assert results[1][0].shape == (3, 4) and results[1][1].shape == (4, 50)
