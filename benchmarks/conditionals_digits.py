@@ -54,13 +54,7 @@ RECOGNIZERS = ("sbn", "darn", "nade", "conv")
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget-seconds", type=float, default=60.0,
-                        help="training seconds of every (recognizer, seed) run "
-                             "(default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=24,
-                        help="slices the budget is cut into (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=2,
-                        help="runs per recognizer, seeds 0 .. N-1 (default: %(default)s)")
+    estimators_digits.add_race_args(parser, "recognizer", budget=60.0, rounds=24, seeds=2)
     parser.add_argument("--recognizers", default=",".join(RECOGNIZERS),
                         help="comma-separated among " + ", ".join(RECOGNIZERS)
                              + " (default: all)")
@@ -68,15 +62,8 @@ def parse_args(argv=None):
                         help="a name of tfhm.estimators.names() (default: %(default)s)")
     parser.add_argument("--num-samples", type=int, default=5,
                         help="K (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra-op threads; 0 = all cores")
-    parser.add_argument("--results", default=_common.DEFAULT_RESULTS,
-                        help="Markdown file whose section this script rewrites; '' "
-                             "to skip (default: %(default)s)")
     args = parser.parse_args(argv)
-    if args.budget_seconds <= 0 or args.rounds < 1 or args.seeds < 1:
-        parser.error("--budget-seconds must be > 0, --rounds and --seeds >= 1. "
-                     f"Received: {args.budget_seconds}, {args.rounds}, {args.seeds}")
+    estimators_digits.check_race_args(parser, args)
     kinds = [k.strip() for k in args.recognizers.split(",") if k.strip()]
     if not kinds or len(set(kinds)) != len(kinds) or set(kinds) - set(RECOGNIZERS):
         parser.error(f"--recognizers: distinct names among {', '.join(RECOGNIZERS)}. "

@@ -68,17 +68,37 @@ LEARNING_RATE = 6e-3
 BATCH_SIZE = 100
 
 
+def add_race_args(parser, what, budget, rounds, seeds):
+    """The arguments of an interleaved equal-budget race of `what` runs.
+
+    `--budget-seconds`, `--rounds`, `--seeds`, `--threads` and `--results`,
+    with these defaults; `check_race_args` validates them.
+    """
+    parser.add_argument("--budget-seconds", type=float, default=budget,
+                        help=f"training seconds of every ({what}, seed) run "
+                             "(default: %(default)s)")
+    parser.add_argument("--rounds", type=int, default=rounds,
+                        help="slices the budget is cut into; each round gives every "
+                             "run one slice (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=seeds,
+                        help=f"runs per {what}, seeds 0 .. N-1 (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow intra-op threads; 0 = all cores")
+    parser.add_argument("--results", default=_common.DEFAULT_RESULTS,
+                        help="Markdown file whose section this script rewrites; '' "
+                             "to skip (default: %(default)s)")
+
+
+def check_race_args(parser, args):
+    if args.budget_seconds <= 0 or args.rounds < 1 or args.seeds < 1:
+        parser.error("--budget-seconds must be > 0, --rounds and --seeds >= 1. "
+                     f"Received: {args.budget_seconds}, {args.rounds}, {args.seeds}")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget-seconds", type=float, default=40.0,
-                        help="training seconds of every (estimator, seed) run "
-                             "(default: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=16,
-                        help="slices the budget is cut into; each round gives every "
-                             "run one slice (default: %(default)s)")
-    parser.add_argument("--seeds", type=int, default=3,
-                        help="runs per estimator, seeds 0 .. N-1 (default: %(default)s)")
+    add_race_args(parser, "estimator", budget=40.0, rounds=16, seeds=3)
     parser.add_argument("--estimators", default="all",
                         help="comma-separated names of tfhm.estimators.names(), "
                              "or 'all' (default)")
@@ -88,15 +108,8 @@ def parse_args(argv=None):
                         choices=["float32", "mixed_float16", "mixed_bfloat16"],
                         help="Keras dtype policy of the models (log-densities stay "
                              "float32; default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow intra-op threads; 0 = all cores")
-    parser.add_argument("--results", default=_common.DEFAULT_RESULTS,
-                        help="Markdown file whose section this script rewrites; '' "
-                             "to skip (default: %(default)s)")
     args = parser.parse_args(argv)
-    if args.budget_seconds <= 0 or args.rounds < 1 or args.seeds < 1:
-        parser.error("--budget-seconds must be > 0, --rounds and --seeds >= 1. "
-                     f"Received: {args.budget_seconds}, {args.rounds}, {args.seeds}")
+    check_race_args(parser, args)
     if args.num_samples < 2:
         parser.error("--num-samples is the K of the multi-sample estimators: >= 2. "
                      f"Received: {args.num_samples}")
