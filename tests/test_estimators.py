@@ -469,7 +469,7 @@ def test_every_estimator_trains_through_the_step(name):
     # per example (measured: -3.07 -> -1.93 for every estimator).
     teacher, _ = NETWORKS["one_layer"]
     data = teacher.sample(400, tf.constant([3, 3]))["x"]
-    gen, rec = _networks((3,), seed=1)
+    gen, rec = _networks("one_layer", seed=1)
     estimator = estimators.get(name)()
     estimator.build(DATA_DIM, seed=1)
     k = estimator.check_num_samples(None)

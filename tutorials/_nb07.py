@@ -24,6 +24,8 @@ given the parent, the sigmoid belief net). This notebook
 * registers a conditional of its own under a name."""
 
 SETUP = """
+import pathlib
+import tempfile
 import time
 
 import keras
@@ -129,8 +131,9 @@ conv_hm = tfhm.HelmholtzMachine(
         body, units=LATENTS, parent_dim=64, name="conv_q")]),
     seed=0)
 results["conv"] = train(conv_hm)
-conv_hm.save("conv.keras")
-back = tfhm.load_model("conv.keras")
+path = pathlib.Path(tempfile.mkdtemp()) / "conv.keras"   # a scratch folder
+conv_hm.save(path)
+back = tfhm.load_model(path)
 assert np.array_equal(back.exact_log_likelihood(x_test), conv_hm.exact_log_likelihood(x_test))
 print("| recognizer | test log p(x) before | after | seconds |")
 print("|---|---|---|---|")
