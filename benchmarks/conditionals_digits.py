@@ -178,7 +178,6 @@ def section(args, rows, equal, started, loads, elapsed, tf_version):
 def main(argv=None):
     args = parse_args(argv)
     _common.configure_threads(args.threads)
-    import keras  # pylint: disable=g-import-not-at-top
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     import tfhm  # pylint: disable=g-import-not-at-top
@@ -190,7 +189,6 @@ def main(argv=None):
     runs = [estimators_digits.Run(args.estimator, seed, k, *splits[seed], x_test,
                                   hm=build(kind, seed), label=kind)
             for seed in range(args.seeds) for kind in args.recognizers]
-    del keras
     print(f"{len(runs)} runs, {args.rounds} rounds of "
           f"{args.budget_seconds / args.rounds:.3g} s each", flush=True)
     estimators_digits.train_interleaved(runs, args.budget_seconds, args.rounds,
