@@ -43,6 +43,9 @@ setup(
             "nbclient",
             "nbformat",
             "ipykernel",
+            # Reads the tutorials' percent files (tests/test_tutorials.py);
+            # 1.16.0 checked: the same cells, and the same .ipynb from --update.
+            "jupytext>=1.16",
             # CI lints tfhm, benchmarks, export and tests with ruff.toml; a new
             # minor release of ruff may add findings, so it moves by hand.
             "ruff>=0.17,<0.18",

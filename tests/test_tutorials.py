@@ -1,5 +1,14 @@
 """Tests of tutorials/: every notebook runs top to bottom, and the files are tidy.
 
+The source of each notebook is its jupytext percent file, `tutorials/NAME.py`
+(`# %%` starts a code cell, `# %% [markdown]` a markdown one; the header holds
+the notebook's metadata). The `.ipynb` files are written from them, keeping
+their cell ids, by
+
+    jupytext --update --to ipynb tutorials/0*.py
+
+and a test fails when a notebook's cells differ from its percent file's.
+
 Each notebook is executed with nbclient in a fresh kernel, in fast mode
 (`TFHM_TUTORIAL_FAST=1`: smaller sizes and fewer epochs, the same cells), from
 an empty temporary working directory, so no local data file is found. Any
@@ -7,12 +16,13 @@ error fails the test, including the `assert`s in the cells that check every
 number the text states.
 """
 
+import ast
 import json
 import os
 import pathlib
-import subprocess
 import sys
 
+import jupytext
 import nbformat
 import pytest
 from nbclient import NotebookClient
@@ -28,6 +38,7 @@ NAMES = [
     "06_choosing_an_estimator",
     "07_your_own_conditionals",
 ]
+REGENERATE = "jupytext --update --to ipynb tutorials/0*.py"
 KERNEL = "python3"  # ipykernel's spec; jupyter_client runs it with sys.executable
 CELL_TIMEOUT_S = 300
 MAX_BYTES = 1_000_000
@@ -53,18 +64,26 @@ def fast_env(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_every_tutorial_is_present():
+def _cells(nb):
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def test_every_tutorial_is_present_with_its_percent_file():
     assert sorted(p.stem for p in TUTORIALS.glob("*.ipynb")) == NAMES
+    assert sorted(p.stem for p in TUTORIALS.glob("*.py")) == NAMES
 
 
-def test_notebooks_are_what_the_build_script_writes(tmp_path):
-    subprocess.run([sys.executable, str(TUTORIALS / "build_notebooks.py"),
-                    str(tmp_path)], check=True, capture_output=True)
-    for name in NAMES:
-        built = (tmp_path / f"{name}.ipynb").read_text(encoding="utf-8")
-        committed = (TUTORIALS / f"{name}.ipynb").read_text(encoding="utf-8")
-        assert built == committed, (
-            f"{name}.ipynb differs from tutorials/build_notebooks.py: rerun it")
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_has_the_cells_of_its_percent_file(name):
+    # The cells' kinds and sources only: ids, metadata and the jupytext
+    # version are not compared.
+    source = jupytext.read(TUTORIALS / f"{name}.py", fmt="py:percent")
+    want, have = _cells(source), _cells(_read(name))
+    diff = [i for i, (w, h) in enumerate(zip(want, have)) if w != h]
+    assert want == have, (
+        f"{name}.ipynb is out of sync with {name}.py ({len(want)} cells in the .py, "
+        f"{len(have)} in the .ipynb; differing cells {diff}): run `{REGENERATE}`")
+    assert source.metadata["kernelspec"] == _read(name).metadata["kernelspec"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -92,16 +111,13 @@ def test_notebook_is_small_cleared_and_opens_like_colab_expects(name):
 
 
 def _project_url():
-    sys.path.insert(0, str(TUTORIALS))
-    try:
-        import build_notebooks  # noqa: PLC0415 - the script, not a package module
-    finally:
-        sys.path.pop(0)
-    return build_notebooks.PROJECT_URL
-
-
-def _project_path():
-    return _project_url().removeprefix("https://github.com/")
+    """`PROJECT_URL` of setup.py, the one place that names the project's address."""
+    tree = ast.parse((ROOT / "setup.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "PROJECT_URL" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError("setup.py defines no PROJECT_URL")
 
 
 def test_project_url_is_the_one_of_setup_py():
@@ -142,8 +158,9 @@ def test_no_notebook_or_readme_points_at_the_unpublished_address():
     # Issue 25.13: the badges and the fallback install pointed at an address
     # the notebooks themselves said did not exist yet.
     texts = {"README.md": (ROOT / "README.md").read_text(encoding="utf-8")}
-    texts.update({name: (TUTORIALS / f"{name}.ipynb").read_text(encoding="utf-8")
-                  for name in NAMES})
+    texts.update({path.name: path.read_text(encoding="utf-8")
+                  for name in NAMES for path in (TUTORIALS / f"{name}.ipynb",
+                                                  TUTORIALS / f"{name}.py")})
     for name, text in texts.items():
         assert "colab.research.google.com" not in text, name
         assert f"git+{_project_url()}" not in text, name
