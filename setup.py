@@ -7,8 +7,8 @@ from setuptools import find_packages, setup
 HERE = pathlib.Path(__file__).parent
 
 # Where the project will be published. It is NOT published yet: this address is
-# the one place that names it (tutorials/build_notebooks.py reads it for the
-# notebooks' install cell and Colab badges); change it here when it is.
+# the one place that names it (tests/test_tutorials.py reads it to check that
+# no notebook or README points at it before it exists); change it here when it is.
 PROJECT_URL = "https://github.com/tfhm/tfhm"
 
 setup(
