@@ -37,7 +37,7 @@ setup(
     extras_require={
         "test": [
             "pytest",
-            "pytest-xdist",  # optional: python -m pytest -n 2 (README, "Tests")
+            "pytest-xdist",  # optional: python -m pytest -n 2 (docs/testing.md)
             "scipy",
             "hypothesis",
             "nbclient",

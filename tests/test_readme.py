@@ -1,13 +1,15 @@
-"""Every code block of README.md runs (or parses) as written.
+"""Every code block of README.md and of the guides in docs/ runs (or parses) as written.
 
-- ```python blocks are executed in order as one script, in a fresh process
-  and an empty temporary working directory, as a reader pasting them into a
-  notebook would (later blocks may use names of earlier ones).
+- ```python blocks of each file are executed in order as one script, in a
+  fresh process and an empty temporary working directory, as a reader
+  pasting them into a notebook would (later blocks may use names of earlier
+  ones; a guide does not see the README's names).
 - ```bash blocks: every `tfhm ...` command is parsed by the real command-line
   parser (placeholders such as PATH and RUN are fine for parsing); the other
   lines are checked against the short list below of commands this test cannot
   run (network installs, the CI entry point itself, docker), so a new kind of
   line cannot slip in untested.
+- Every relative link resolves, and the README stays a front page.
 """
 
 import os
@@ -20,7 +22,11 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+TEXTS = {path.relative_to(ROOT).as_posix(): path.read_text(encoding="utf-8")
+         for path in DOCS}
+README = TEXTS["README.md"]
+README_MAX_BYTES = 12 * 1024  # issue 26.1: a front page, the rest in docs/
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 # Lines of bash blocks that are not `tfhm` commands, and why they are not run
@@ -36,8 +42,8 @@ _NOT_RUN = (
 )
 
 
-def _blocks(language):
-    return [body for lang, body in _FENCE.findall(README) if lang == language]
+def _blocks(language, name="README.md"):
+    return [body for lang, body in _FENCE.findall(TEXTS[name]) if lang == language]
 
 
 def _commands(body):
@@ -57,37 +63,81 @@ def test_readme_has_code_blocks():
     assert len(_blocks("python")) >= 2 and len(_blocks("bash")) >= 3
 
 
-def test_python_blocks_run_in_order(tmp_path):
-    script = "\n\n".join(_blocks("python"))
+def test_readme_is_a_front_page():
+    # Issue 26.1: the README had grown into a 42 KB manual; the details now
+    # live in the guides under docs/, which the README links.
+    size = len(README.encode("utf-8"))
+    assert size < README_MAX_BYTES, f"README.md is {size} bytes (limit {README_MAX_BYTES})"
+    assert len(DOCS) > 5
+    for name in TEXTS:
+        if name != "README.md":
+            assert f"]({name})" in README, f"README.md does not link {name}"
+
+
+_WITH_PYTHON = [name for name in TEXTS if _blocks("python", name)]
+
+
+@pytest.mark.parametrize("name", _WITH_PYTHON)
+def test_python_blocks_run_in_order(name, tmp_path):
+    script = "\n\n".join(_blocks("python", name))
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, f"{name}: {result.stderr[-3000:]}"
 
 
 def _tfhm_commands():
     found = []
-    for body in _blocks("bash"):
-        for line in _commands(body):
-            for part in re.split(r"\s*&&\s*", line):
-                words = shlex.split(part)
-                if words and words[0].endswith("tfhm"):
-                    found.append(words[1:])
-                elif not any(part.startswith(p) or p in part for p in _NOT_RUN):
-                    found.append(("UNCHECKED", part))
+    for name in TEXTS:
+        for body in _blocks("bash", name):
+            for line in _commands(body):
+                for part in re.split(r"\s*&&\s*", line):
+                    words = shlex.split(part)
+                    if words and words[0].endswith("tfhm"):
+                        found.append((name, words[1:]))
+                    elif not any(part.startswith(p) or p in part for p in _NOT_RUN):
+                        found.append((name, ("UNCHECKED", part)))
     return found
 
 
-@pytest.mark.parametrize("argv", _tfhm_commands(), ids=lambda a: " ".join(a)[:60])
-def test_bash_tfhm_commands_parse(argv):
-    assert argv[0] != "UNCHECKED", f"README line neither run nor exempt: {argv[1]!r}"
+@pytest.mark.parametrize(("name", "argv"), _tfhm_commands(),
+                         ids=lambda a: a if isinstance(a, str) else " ".join(a)[:60])
+def test_bash_tfhm_commands_parse(name, argv):
+    assert argv[0] != "UNCHECKED", f"{name} line neither run nor exempt: {argv[1]!r}"
     from tfhm.cli import build_parser
 
     parser = build_parser()
     try:
         parser.parse_args(list(argv))
     except SystemExit as error:  # argparse's way of refusing
-        pytest.fail(f"`tfhm {' '.join(argv)}` does not parse (exit {error.code})")
+        pytest.fail(f"{name}: `tfhm {' '.join(argv)}` does not parse (exit {error.code})")
+
+
+_LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def _anchors(text):
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to '-'."""
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.*)$", _FENCE.sub("", text), re.MULTILINE)}
+
+
+def test_relative_links_resolve():
+    # Issue 26.1: the guides link each other, the README and the tree; a
+    # moved file or a renamed heading must not leave a dead link behind.
+    checked = 0
+    for name, text in TEXTS.items():
+        for target in _LINK.findall(_FENCE.sub("", text)):
+            if re.match(r"[a-z]+:", target):  # https:, mailto:
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = (ROOT / name).parent / path if path else ROOT / name
+            assert resolved.exists(), f"{name}: link {target!r} points nowhere"
+            if anchor and resolved.suffix == ".md":
+                anchors = _anchors(resolved.read_text(encoding="utf-8"))
+                assert anchor in anchors, f"{name}: no heading for {target!r}"
+            checked += 1
+    assert checked >= 20, checked
 
 
 def _cli_commands():
@@ -126,8 +176,48 @@ def test_first_paragraph_names_every_estimator():
 
 def test_the_main_jobs_timing_is_quoted_once():
     # Issue 25.14: 118 s (70 + 40) in one section and 84 s (58 + 26) in
-    # another, as if for the same thing. Now one place holds both runs.
+    # another, as if for the same thing. Now one place holds both runs: the
+    # README's main job, which no guide repeats (issue 26.1).
+    everywhere = " ".join(" ".join(TEXTS.values()).split())
+    assert everywhere.count("s of install") == 1
     text = " ".join(README.split())
-    assert text.count("s of install") == 1
     bullet = text[text.index("**The main job**"):][:400]
     assert "84 s in all" in bullet and "118 s (70 + 40)" in bullet
+
+
+def test_module_table_names_the_step_fit_and_the_trainer_call(monkeypatch):
+    # Issue 26.1: the table said `objectives.compute_gradients` was what
+    # `fit` and the Trainer share; both call `estimators.step.compute_gradients`.
+    import numpy as np
+
+    import tfhm
+    from tfhm import objectives
+    from tfhm.estimators import step
+
+    rows = {row.split(" | ")[0][2:]: row for row in README.splitlines()
+            if row.startswith("| `tfhm.")}
+    said = rows["`tfhm.estimators`"]
+    assert "`step.compute_gradients` that `fit`" in said and "`Trainer`" in said, said
+    assert "shared by `fit`" not in rows["`tfhm.objectives`"]
+    calls = []  # traces of the step, one per tf.function trace
+    real = step.compute_gradients
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("objectives.compute_gradients was called")
+
+    monkeypatch.setattr(step, "compute_gradients", spy)
+    monkeypatch.setattr(objectives, "compute_gradients", refuse)
+    x = np.random.default_rng(0).integers(0, 2, size=(20, 6)).astype("float32")
+    by_fit = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    by_fit.compile(jit_compile=False)
+    by_fit.fit(x, batch_size=10, epochs=1, verbose=0)
+    assert calls and all(c is by_fit.estimator for c in calls), calls
+    del calls[:]
+    by_loop = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(2,), seed=0)
+    config = tfhm.TrainConfig(batch_size=10, epochs=1, eval_max_examples=0)
+    tfhm.Trainer(by_loop, config, verbose=0).fit(x)
+    assert calls and all(c is by_loop.estimator for c in calls), calls

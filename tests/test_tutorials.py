@@ -157,14 +157,17 @@ def test_install_cell_installs_the_checkout_or_the_users_wheel(where, tmp_path,
 def test_no_notebook_or_readme_points_at_the_unpublished_address():
     # Issue 25.13: the badges and the fallback install pointed at an address
     # the notebooks themselves said did not exist yet.
-    texts = {"README.md": (ROOT / "README.md").read_text(encoding="utf-8")}
+    # The README's tutorials section is docs/tutorials.md since issue 26.1.
+    texts = {name: (ROOT / name).read_text(encoding="utf-8")
+             for name in ("README.md", "docs/tutorials.md")}
     texts.update({path.name: path.read_text(encoding="utf-8")
                   for name in NAMES for path in (TUTORIALS / f"{name}.ipynb",
                                                   TUTORIALS / f"{name}.py")})
     for name, text in texts.items():
         assert "colab.research.google.com" not in text, name
         assert f"git+{_project_url()}" not in text, name
-    assert "(and in Colab)" not in texts["README.md"]
+    assert "(and in Colab)" not in texts["README.md"] + texts["docs/tutorials.md"]
+    assert "no Colab badge" in texts["docs/tutorials.md"]
 
 
 def test_inline_tfhm_calls_in_the_notebooks_run(monkeypatch):
