@@ -3,32 +3,28 @@
 Each row (`mnist_rows.ROWS`) is a sigmoid belief net trained by
 `HelmholtzMachine.fit` (Adam for both networks, XLA by default) in its run
 folder `<run-dir>/<row>/`, a `tfhm.run_dir.RunDir`: `model.keras` (weights,
-optimizers and the random stream, rewritten atomically after every epoch),
-`metrics.csv` (one line per epoch), `config.json` (the recipe and every
-invocation), `best.keras` and `metrics.json` (the evaluation). Running the
-script again resumes every row where it stopped, so a row can be spread over
-many invocations of `--budget-minutes` each. A row of `state.json` (before
-issue 26) is read as it is and converted when it trains or is evaluated.
+optimizers, random stream; rewritten atomically every epoch), `metrics.csv`
+(one line per epoch), `config.json` (recipe, invocations), `best.keras` and
+`metrics.json` (the evaluation). Running the script again resumes every row
+where it stopped (`--budget-minutes` per row and invocation). A row of
+`state.json` (before issue 26) is read as it is, converted once it runs on.
 
 The evaluation is the papers' protocol: the importance-sampled
-log-likelihood with K = `--eval-samples` (5,000) draws of q on
-`--eval-images` (all 10,000) validation images, and the negative ELBO (100
-draws). The RESULTS.md sections are rebuilt from every row's folder.
+log-likelihood, K = `--eval-samples` (5,000) on `--eval-images` (all 10,000)
+validation images, and the negative ELBO (100 draws).
 
   python benchmarks/mnist_table.py --rows sbn200_ws --budget-minutes 30
-  python benchmarks/mnist_table.py --rows all --epochs 1000   # hours
   python benchmarks/mnist_table.py --rows all --eval-only     # re-evaluate
 
-Training to convergence (issue 12's recipe) with Keras' callbacks: every
+Training to convergence (issue 12's recipe), with Keras' callbacks: every
 `--monitor-every` epochs `fit` validates on the first `--monitor-images`
-validation images (`val_log_likelihood`, K = `--monitor-samples`, its draws
-seeded `[seed + 3, j]` for batch j whatever the training stream, so estimates
-differ only by the weights). `ModelCheckpoint` keeps the best model as
-`best.keras`; when `--patience` estimates in a row fail to beat the best by
-`--min-delta` nats, `ReduceLROnPlateau` multiplies both learning rates by
-`--lr-decay`; after `--max-decays` cuts `EarlyStopping` stops the row
-(converged) once `--patience` more estimates fail. Patience counts estimates,
-not epochs. The final evaluation uses `best.keras`.
+validation images (`val_log_likelihood`, K = `--monitor-samples`, batch j
+seeded `[seed + 3, j]`: estimates differ only by the weights).
+`ModelCheckpoint` keeps the best as `best.keras`; after `--patience`
+estimates that fail to beat the best by `--min-delta` nats,
+`ReduceLROnPlateau` multiplies both rates by `--lr-decay`; after
+`--max-decays` cuts, `EarlyStopping` stops the row (converged) after
+`--patience` more. Patience counts estimates. `best.keras` is evaluated.
 """
 
 import argparse
@@ -81,21 +77,17 @@ def parse_args(argv=None):
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common.add_common_args(parser)
     for flag, kind, default, text in FLAGS:
-        if kind is None:
-            parser.add_argument(flag, action="store_true", help=text)
-        else:
-            parser.add_argument(flag, type=kind, default=default, help=text)
+        parser.add_argument(flag, help=text, **({"action": "store_true"} if kind is None
+                                                else {"type": kind, "default": default}))
     args = parser.parse_args(argv)
     if args.grid_minutes <= 0:
         parser.error(f"--grid-minutes must be positive; received {args.grid_minutes}")
     if args.progress_only and args.equal_budget_only:
         parser.error("--progress-only and --equal-budget-only each rewrite one section; "
                      "received both")
-    names = list(ROWS) if args.rows == "all" else args.rows.split(",")
-    unknown = [n for n in names if n not in ROWS]
-    if unknown:
+    args.row_names = list(ROWS) if args.rows == "all" else args.rows.split(",")
+    if unknown := [n for n in args.row_names if n not in ROWS]:
         parser.error(f"unknown rows {unknown}; expected names from {list(ROWS)}")
-    args.row_names = names
     return args
 
 
@@ -117,16 +109,6 @@ def _restore(row, args, run):
     return hm
 
 
-def _floor(args):
-    """The rate after `--max-decays` cuts, float32 as `ReduceLROnPlateau` computes it."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
-
-    rate = np.float32(args.learning_rate)
-    for _ in range(args.max_decays):
-        rate = np.float32(float(rate) * args.lr_decay)
-    return float(rate)
-
-
 def _callbacks(row, args, hm, run, config, rows, started):
     """[EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, the row's record], in that order."""
     import keras  # pylint: disable=g-import-not-at-top
@@ -135,11 +117,15 @@ def _callbacks(row, args, hm, run, config, rows, started):
     def rate():
         return float(np.asarray(hm.wake_optimizer.learning_rate))
 
+    floor = np.float32(args.learning_rate)  # the rate after --max-decays cuts, as the plateau
+    for _ in range(args.max_decays):        # computes it: float32 after every cut
+        floor = np.float32(float(floor) * args.lr_decay)
+
     class StopAfterLastCut(keras.callbacks.EarlyStopping):
         """EarlyStopping counted from the plateau's last cut (before it acts in an epoch)."""
 
         def on_epoch_end(self, epoch, logs=None):
-            if rate() > np.float32(plateau.min_lr):  # cuts left: the plateau decides
+            if rate() > floor:  # cuts left: the plateau decides
                 self.best, self.wait = None, 0
                 return
             if self.best is None:
@@ -154,7 +140,7 @@ def _callbacks(row, args, hm, run, config, rows, started):
                 super().on_epoch_end(epoch, logs)
 
     class Record(keras.callbacks.Callback):
-        """metrics.csv, model.keras and config.json after every epoch; the pinned validation seed."""
+        """metrics.csv, model.keras, config.json after every epoch; the validation's seeds."""
 
         def on_train_begin(self, logs=None):
             # Keras has just reset the monitors: replay the row's estimates through them.
@@ -192,17 +178,16 @@ def _callbacks(row, args, hm, run, config, rows, started):
             run.write_metrics([{
                 "epoch": epoch + 1, "seconds": round(seconds, 3), "train_wall_s": self.wall,
                 "elbo": round(float(logs["elbo"]), 3), "learning_rate": float(f"{self.rate:.6g}"),
-                MONITOR: value, "val_seconds": round(self.val_seconds, 1) if value else None,
+                MONITOR: value, "val_seconds": value and round(self.val_seconds, 1),
                 "best_epoch": self.best_epoch, "decays": self.decays}], append=self.written > 0)
             self.written += 1
             run.save_model(hm)
             config["invocations"][-1]["to_epoch"] = epoch + 1
             config["converged"] = bool(monitors and stop.stopped_epoch)
             run.write_config(config)
-            print(f"[{row.name}] epoch {epoch + 1}: {seconds:.1f}s, train ELBO "
-                  f"{float(logs['elbo']):.2f}" + (
-                      f"; validation LL {value:.2f} (best {best.best:.2f} at epoch "
-                      f"{self.best_epoch})" if value is not None else "")
+            print(f"[{row.name}] epoch {epoch + 1}: {seconds:.1f}s, train ELBO {logs['elbo']:.2f}"
+                  + (f"; validation LL {value:.2f} (best {best.best:.2f} at epoch "
+                     f"{self.best_epoch})" if value is not None else "")
                   + (f"; learning rate cut to {rate():.3g}" if cut else "")
                   + ("; converged" if config["converged"] else ""), flush=True)
             if time.perf_counter() - started > (args.budget_minutes or math.inf) * 60:
@@ -211,7 +196,7 @@ def _callbacks(row, args, hm, run, config, rows, started):
     monitors = bool(args.monitor_every)
     plateau = keras.callbacks.ReduceLROnPlateau(
         MONITOR, factor=args.lr_decay, patience=args.patience, mode="max",
-        min_delta=args.min_delta, cooldown=0, min_lr=_floor(args))
+        min_delta=args.min_delta, cooldown=0, min_lr=float(floor))
     stop = StopAfterLastCut(MONITOR, mode="max", patience=args.patience,
                             min_delta=args.min_delta)
     best = BestOnly(os.path.join(run.path, "best.keras"), MONITOR, mode="max",
@@ -222,16 +207,13 @@ def _callbacks(row, args, hm, run, config, rows, started):
 
 def train_row(row, args, x_train, x_valid, run):
     """Trains until converged, `--epochs` or the budget (model.keras after every epoch)."""
-    started = time.perf_counter()
-    state = load_state(run.path)
+    started, state, hm = time.perf_counter(), load_state(run.path), _restore(row, args, run)
     if state["epochs"] >= args.epochs or state.get("converged"):
-        print(f"[{row.name}] {'converged' if state.get('converged') else 'trained'}: "
-              f"{state['epochs']} epochs; not trained again", flush=True)
-        return _restore(row, args, run)
-    hm = _restore(row, args, run)
+        print(f"[{row.name}] {state['epochs']} epochs; not trained again", flush=True)
+        return hm
     done, partial = divmod(int(hm.wake_optimizer.iterations),
                            math.ceil(len(x_train) / args.batch_size))
-    if partial:
+    if partial:  # the batch size is checked in main: only a foreign model.keras
         sys.exit(f"[{row.name}] model.keras stopped inside an epoch ({partial} steps)")
     config = run.read_config() if os.path.exists(run.config_json) else {
         "num_examples": len(x_train), "train": {k: getattr(args, k) for k in RECIPE}}
@@ -256,8 +238,7 @@ def evaluate_row(row, args, hm, x_valid, run, model, at_epoch):
 
     x = x_valid if args.eval_images is None else x_valid[:args.eval_images]
     start = time.perf_counter()
-    log_lik = np.asarray(hm.log_likelihood(x, num_samples=args.eval_samples,
-                                           seed=args.seed + 1))
+    log_lik = np.asarray(hm.log_likelihood(x, args.eval_samples, seed=args.seed + 1))
     elbo = np.asarray(hm.elbo(x, num_samples=100, seed=args.seed + 2))
     ev = {"nll": float(-log_lik.mean()),
           "nll_stderr": float(log_lik.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0,
@@ -272,11 +253,10 @@ def evaluate_row(row, args, hm, x_valid, run, model, at_epoch):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.progress_only or args.equal_budget_only:
-        name, write = (("mnist_convergence", mnist_rows.progress) if args.progress_only
-                       else ("mnist_equal_budget", mnist_rows.equal_budget))
-        _common.write_section(args.results, name, write(args))
-        return
+    if args.progress_only or args.equal_budget_only:  # the sections' names and functions
+        name = "mnist_convergence" if args.progress_only else "mnist_equal_budget"
+        return _common.write_section(args.results, name, (
+            mnist_rows.progress if args.progress_only else mnist_rows.equal_budget)(args))
     _common.configure_threads(args.threads)
     _common.configure_dtype_policy(args.dtype_policy)
     x_train, x_valid = _common.load_data(args)
@@ -289,12 +269,10 @@ def main(argv=None):
         row, run = ROWS[name], RunDir(_common.resolve(os.path.join(args.run_dir, name)))
         os.makedirs(run.path, exist_ok=True)
         state = load_state(run.path)
-        # A row trains under one dtype policy and one batch size from start to
-        # end (rows from before a setting was recorded: float32, batch 100).
-        for key, flag, value, before in (
-                ("dtype_policy", "--dtype-policy", args.dtype_policy, "float32"),
-                ("batch_size", "--batch-size", args.batch_size, 100)):
-            trained_with = state.get(key, before)
+        # One dtype policy and batch size per row (rows before they were recorded: these).
+        for key, value, before in (("dtype_policy", args.dtype_policy, "float32"),
+                                   ("batch_size", args.batch_size, 100)):
+            trained_with, flag = state.get(key, before), "--" + key.replace("_", "-")
             if not args.eval_only and state["epochs"] and trained_with != value:
                 sys.exit(f"[{name}] was trained with {flag} {trained_with}; received "
                          f"{flag} {value}. Resume it with {trained_with}, or train it "
@@ -313,8 +291,7 @@ def main(argv=None):
             model, at_epoch = f"best.keras (epoch {state['best']['epoch']})", state["best"]["epoch"]
         if not args.no_eval:
             evaluate_row(row, args, hm, x_valid, run, model, at_epoch)
-        _common.write_section(args.results, "mnist_table",
-                              mnist_rows.table(args))
+        _common.write_section(args.results, "mnist_table", mnist_rows.table(args))
     _common.write_section(args.results, "mnist_table", mnist_rows.table(args))
 
 
