@@ -1,10 +1,12 @@
-"""The RESULTS.md sections of `mnist_table.py`, from the rows' run folders.
+"""The rows of `mnist_table.py`, their run folders as records, and RESULTS sections.
 
-`table`, `progress` and `equal_budget` each return one Markdown section
-(`mnist_table`, `mnist_convergence`, `mnist_equal_budget`). Each takes the
-parsed arguments of `mnist_table.py`, its rows (`mnist_table.ROWS`) and the
-function that reads a row's record (`mnist_table._load_state`: the run
-folder of the row, or the `state.json` of a row trained before issue 26).
+- `ROWS`: the table's rows (model, estimator, K, published figures).
+- `load_state(folder)`: a row's record as the reports and `pretrained.py`
+  read it, from its `tfhm.run_dir.RunDir` (config.json, metrics.csv,
+  metrics.json) or, for a row trained before issue 26, its `state.json`;
+  `convert_legacy` rewrites such a row as a run folder.
+- `table`, `progress`, `equal_budget`: the Markdown sections `mnist_table`,
+  `mnist_convergence` and `mnist_equal_budget`, from the rows' records.
 """
 
 import dataclasses
