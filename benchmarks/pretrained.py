@@ -163,7 +163,8 @@ def package_row(folder):
 
     The row must have been evaluated with the papers' protocol (K=5,000 on all
     10,000 validation images) by `mnist_table.py --eval-only`; the card takes
-    that evaluation and the row's training history from its `state.json`.
+    that evaluation and the row's training history from its run folder
+    (`mnist_table.load_state`: metrics.csv, or a state.json of before issue 26).
     """
     import keras
     import numpy as np
@@ -177,7 +178,7 @@ def package_row(folder):
     if row is None:
         raise SystemExit(f"{folder!r} is not the folder of a row; expected one "
                          f"named after a row of mnist_table.py: {list(mnist_table.ROWS)}")
-    state = mnist_table._load_state(folder)
+    state = mnist_table.load_state(folder)
     ev = state.get("eval") or {}
     protocol = {"images": ev.get("images"), "num_samples": ev.get("num_samples")}
     if protocol != PAPERS_PROTOCOL or not ev.get("model", "").startswith("best.keras"):

@@ -1,6 +1,7 @@
 """Tests of tfhm.model: probabilities by exact enumeration, sampling, fit, saving."""
 
 import itertools
+import pathlib
 import re
 
 import keras
@@ -247,6 +248,41 @@ def test_save_and_load_round_trip(tmp_path, small_hm):
     assert loaded.get_config() == small_hm.get_config()
     np.testing.assert_array_equal(loaded.exact_log_likelihood(ALL_X6).numpy(),
                                   small_hm.exact_log_likelihood(ALL_X6).numpy())
+
+
+
+def test_a_reloaded_model_continues_the_saved_models_random_stream(tmp_path, monkeypatch):
+    # Issue 26: a `.keras` file holds the seed generator's state, so a model
+    # saved after some draws and loaded again draws what the saved one would
+    # have drawn next (before, it started over at [seed, 0]).
+    x = np.tile(ALL_X6, (2, 1))
+    hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(3,), seed=5)
+    hm.compile(jit_compile=False)
+    hm.fit(x, batch_size=32, epochs=1, verbose=0)  # 4 steps, 4 seeds drawn
+    hm.sample(2)  # and one more
+    np.testing.assert_array_equal(hm.seed_generator.state.numpy(), [5, 5])
+    hm.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    loaded.jit_compile = False
+    np.testing.assert_array_equal(loaded.seed_generator.state.numpy(), [5, 5])
+    np.testing.assert_array_equal(loaded.sample(50)["x"].numpy(), hm.sample(50)["x"].numpy())
+    for model in (hm, loaded):  # the next training epoch draws the same seeds
+        model.fit(x, batch_size=32, epochs=2, initial_epoch=1, verbose=0)
+    for got, want in zip(loaded.get_weights(), hm.get_weights()):
+        np.testing.assert_array_equal(got, want)
+    # Files without the state (saved before issue 26; written here as that
+    # code wrote them) still load, with the stream at its start [seed, 0].
+    monkeypatch.setattr(tfhm.HelmholtzMachine, "save_own_variables",
+                        keras.Model.save_own_variables)
+    hm.save(tmp_path / "old.keras")
+    old = keras.models.load_model(tmp_path / "old.keras")
+    np.testing.assert_array_equal(old.seed_generator.state.numpy(), [5, 0])
+    np.testing.assert_array_equal(old.exact_log_likelihood(ALL_X6).numpy(),
+                                  hm.exact_log_likelihood(ALL_X6).numpy())
+    # So do the shipped pretrained models, saved by older code.
+    shipped = keras.models.load_model(
+        pathlib.Path(tfhm.__file__).parent / "pretrained" / "digits_rws_16.keras")
+    np.testing.assert_array_equal(shipped.seed_generator.state.numpy(), [shipped.seed, 0])
 
 
 def _conditional_logits(hm, x):

@@ -160,6 +160,32 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
                           recognizer_conditional=self.recognizer_conditional)
         return config
 
+    # The key of the seed generator's state among the model's own variables
+    # in a `.keras` file (files saved before it existed do not hold it).
+    _SEED_STATE_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store) -> None:
+        """Saves the model's own variables and the seed generator's state.
+
+        With the state, a model loaded from a `.keras` file continues the
+        random stream where the saved one stopped: its next `fit` step,
+        `sample(seed=None)` or unseeded `evaluate` draws what the saved model's
+        would have drawn.
+        """
+        super().save_own_variables(store)
+        store[self._SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store) -> None:
+        """Loads what `save_own_variables` saved.
+
+        A file saved before the state was saved (tfhm before issue 26) leaves
+        the seed generator at its initial state `[seed, 0]`, as loading did then.
+        """
+        own = {key: store[key] for key in store.keys() if key != self._SEED_STATE_KEY}
+        super().load_own_variables(own)
+        if self._SEED_STATE_KEY in store.keys():
+            self.seed_generator.state.assign(np.asarray(store[self._SEED_STATE_KEY]))
+
     @classmethod
     def from_config(cls, config):
         config = dict(config)
