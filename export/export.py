@@ -10,8 +10,21 @@ gRPC response. See export/README.md. Exit status as every
 """
 
 import sys
+from collections.abc import Sequence
 
-from tfhm.export import export_cli
+import tfhm.cli
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`tfhm export ARGV...`: its exit status (0 done, 2 refused, 1 failed).
+
+    Args:
+      argv: the arguments after `export` (default `sys.argv[1:]`): `RUN` (or
+        `--run RUN`), `--out`, `--version`, `--max-num-samples`,
+        `--max-rows`, `--overwrite`.
+    """
+    return tfhm.cli.main(["export", *(sys.argv[1:] if argv is None else argv)])
+
 
 if __name__ == "__main__":
-    sys.exit(export_cli())
+    sys.exit(main())

@@ -692,7 +692,7 @@ def test_cli_entry_point(hm, tmp_path, monkeypatch, capsys):
         sample(num_samples=tf.constant(21), seed=_no_seed())
     # The same version again is refused with a message; exit status 2, the
     # status of every bad-input refusal of the command line (issue 11.11).
-    assert export.export_cli(argv) == 2
+    assert _load_script("export").main(argv) == 2  # the script's main, argv given
     assert "already exists" in capsys.readouterr().err
 
 

@@ -10,6 +10,7 @@ What tfhm adds to the Keras loops: 0/1 checks of arrays (at once) and of
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import numbers
 from collections.abc import Iterator
@@ -101,6 +102,12 @@ def _check_monitors(callbacks, validating: bool) -> None:
                 f"{monitor!r} as progress: pass mode={better!r}. Received: mode={mode!r}")
 
 
+# Keras' own `fit` signature: `KerasLoops.fit` binds its arguments to it.
+_KERAS_FIT = inspect.signature(keras.Model.fit)
+_CHECKED_FIT_ARGUMENTS = ("batch_size", "epochs", "initial_epoch", "validation_split",
+                          "validation_batch_size", "validation_freq")
+
+
 def _check_fit_arguments(batch_size, epochs, initial_epoch, validation_split,
                          validation_batch_size, validation_freq) -> None:
     """What Keras' `fit` coerces silently or trips over.
@@ -165,12 +172,12 @@ class KerasLoops:
             _checks.binary_data(inner, self.data_dim, name)
         return x
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto",
-            callbacks=None, validation_split=0.0, validation_data=None,
-            shuffle=True, class_weight=None, sample_weight=None,
-            initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+    def fit(self, *args, **kwargs):
         """`keras.Model.fit`, with data checks and seeded shuffling.
+
+        Takes Keras' arguments as they are (`fit.__signature__` is Keras'),
+        bound by `inspect.Signature.bind`, and refuses the values Keras would
+        coerce silently or trip over (`_check_fit_arguments`).
 
         Arrays are checked (0/1, shape) before training; a `tf.data.Dataset`
         batch by batch, the first bad batch raising a `ValueError` before
@@ -194,73 +201,70 @@ class KerasLoops:
         callback that raises it again (to a copy of a list or tuple of
         callbacks; to a `keras.callbacks.CallbackList` for the call only).
         """
-        x = self._checked_input(x, "x")
-        _check_fit_arguments(batch_size, epochs, initial_epoch, validation_split,
-                             validation_batch_size, validation_freq)
+        try:
+            kw = _KERAS_FIT.bind(self, *args, **kwargs)
+        except TypeError as error:  # Python's message would name neither fit
+            raise TypeError("HelmholtzMachine.fit takes the arguments of "
+                            f"keras.Model.fit: {error}") from None
+        kw.apply_defaults()
+        kw = {name: value for name, value in kw.arguments.items() if name != "self"}
+        kw["x"] = self._checked_input(kw["x"], "x")
+        _check_fit_arguments(**{name: kw[name] for name in _CHECKED_FIT_ARGUMENTS})
         guard = InterruptGuard()
-        callbacks, added = _with_interrupt_raiser(callbacks, guard)  # a list or CallbackList
-        _check_monitors(callbacks, validation_data is not None or validation_split > 0)
-        if validation_data is not None:
-            validation_data = self._checked_input(validation_data, "validation_data")
-        common = dict(verbose=verbose, callbacks=callbacks,
-                      validation_steps=validation_steps,
-                      validation_batch_size=validation_batch_size,
-                      validation_freq=validation_freq)
-        if self.seed is not None and shuffle and isinstance(
-                x, keras.utils.PyDataset):
+        kw["callbacks"], added = _with_interrupt_raiser(kw["callbacks"], guard)
+        _check_monitors(kw["callbacks"],
+                        kw["validation_data"] is not None or kw["validation_split"] > 0)
+        if kw["validation_data"] is not None:
+            kw["validation_data"] = self._checked_input(kw["validation_data"],
+                                                        "validation_data")
+        if self.seed is not None and kw["shuffle"] and isinstance(
+                kw["x"], keras.utils.PyDataset):
             raise ValueError(
                 "A seeded HelmholtzMachine cannot reproduce Keras' shuffling of "
                 "a PyDataset's batches: pass shuffle=False (and shuffle inside "
                 "the PyDataset with your own seed). Received: shuffle=True")
         with _model_data.raising_value_errors(), guard, added:
-            if self.seed is not None and shuffle and isinstance(x, _IN_MEMORY):
-                self._check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch)
-                history = self._fit_seeded(
-                    x, 32 if batch_size is None else batch_size, epochs,
-                    initial_epoch, validation_split, validation_data, common)
+            if self.seed is not None and kw["shuffle"] and isinstance(kw["x"], _IN_MEMORY):
+                history = self._fit_seeded(kw)
             else:
-                history = super().fit(
-                    x, y, batch_size=batch_size, epochs=epochs,
-                    validation_split=validation_split,
-                    validation_data=validation_data,
-                    # Keras ignores (and warns about) shuffle for datasets.
-                    shuffle=shuffle and not isinstance(x, tf.data.Dataset),
-                    class_weight=class_weight, sample_weight=sample_weight,
-                    initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch,
-                    **common)
+                # Keras ignores (and warns about) shuffle for datasets.
+                kw["shuffle"] = kw["shuffle"] and not isinstance(kw["x"], tf.data.Dataset)
+                history = super().fit(**kw)
         for optimizer, network in ((self.wake_optimizer, self.generator),
                                    (self.sleep_optimizer, self.recognizer)):
             optimizer.finalize_variable_values(network.trainable_variables)
         return history
 
-    @staticmethod
-    def _check_seeded_fit(y, sample_weight, class_weight, steps_per_epoch):
-        for key, value in (("y", y), ("sample_weight", sample_weight),
-                           ("class_weight", class_weight),
-                           ("steps_per_epoch", steps_per_epoch)):
-            if value is not None:
+    fit.__signature__ = _KERAS_FIT  # help() and IDEs show Keras' parameters
+
+    def _fit_seeded(self, kw: dict):
+        """Keras' `fit` over the seeded epochs of the arrays `kw["x"]`.
+
+        Args:
+          kw: every argument of `keras.Model.fit`, by name.
+        """
+        for key in ("y", "sample_weight", "class_weight", "steps_per_epoch"):
+            if kw[key] is not None:
                 raise ValueError(
                     f"HelmholtzMachine.fit with a seed and shuffle=True does not "
                     f"take `{key}` (a Helmholtz machine learns from x alone); "
-                    f"pass shuffle=False to use it. Received: {key}={value!r}")
-
-    def _fit_seeded(self, x, batch_size, epochs, initial_epoch,
-                    validation_split, validation_data, common):
-        x = _checks.binary_array(x, self.data_dim)
-        if validation_split:
+                    f"pass shuffle=False to use it. Received: {key}={kw[key]!r}")
+        x, validation_data = _checks.binary_array(kw["x"], self.data_dim), kw["validation_data"]
+        if kw["validation_split"]:
             if validation_data is not None:
                 raise ValueError(
                     "Pass `validation_data` or `validation_split`, not both. "
-                    f"Received: validation_split={validation_split!r}")
+                    f"Received: validation_split={kw['validation_split']!r}")
             # Keras' rule: the last fraction of the examples, before shuffling.
-            split_at = int(math.floor(len(x) * (1.0 - validation_split)))
+            split_at = int(math.floor(len(x) * (1.0 - kw["validation_split"])))
             x, validation_data = x[:split_at], (x[split_at:],)
-        batch_size = _checks.positive_int("batch_size", batch_size)
+        batch_size = _checks.positive_int(
+            "batch_size", 32 if kw["batch_size"] is None else kw["batch_size"])
         dataset = _model_data.seeded_epochs(x, batch_size, self.seed,
-                                            initial_epoch, epochs)
-        return super().fit(dataset, epochs=epochs, initial_epoch=initial_epoch, shuffle=False,
-                           steps_per_epoch=math.ceil(len(x) / batch_size),
-                           validation_data=validation_data, **common)
+                                            kw["initial_epoch"], kw["epochs"])
+        return super().fit(**{**kw, "x": dataset, "batch_size": None, "shuffle": False,
+                              "validation_split": 0.0, "validation_data": validation_data,
+                              "steps_per_epoch": math.ceil(len(x) / batch_size)})
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto",
                  sample_weight=None, steps=None, callbacks=None,

@@ -33,10 +33,10 @@ and argument errors are fast.
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from collections.abc import Sequence
+
+from tfhm.cli._tensorflow import load_tensorflow
 
 __all__ = ["build_parser", "load_tensorflow", "main"]
 
@@ -50,38 +50,6 @@ def build_parser():
     from tfhm.cli._parser import build_parser as build
 
     return build()
-
-
-def load_tensorflow(verbose: bool) -> None:
-    """Imports TensorFlow with its start-up log lines hidden, unless `verbose`.
-
-    TensorFlow 2.21 writes its C++ start-up lines ("All log messages before
-    absl::InitializeLog() ...", oneDNN, CUDA driver) to file descriptor 2
-    whatever `TF_CPP_MIN_LOG_LEVEL` says, so they are silenced by pointing
-    descriptor 2 at /dev/null while TensorFlow is imported and its devices
-    are listed. An import error is still shown (raised after stderr is back).
-    """
-    if "tensorflow" in sys.modules:
-        return
-    if verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-        import tensorflow  # noqa: F401  (its log lines go to stderr)
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    logging.getLogger("absl").setLevel(logging.ERROR)
 
 
 def _is_usage_error(error: BaseException) -> bool:

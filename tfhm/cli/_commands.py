@@ -89,7 +89,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     array (fields `elbo`, `log_likelihood`, `ess`, and `exact_log_likelihood`
     when the latent space can be enumerated).
     """
-    from tfhm.cli import load_tensorflow
+    from tfhm.cli._tensorflow import load_tensorflow
 
     if args.per_example is not None:
         _check_out_file(args.per_example, args.overwrite, ".npy", "--per-example")
@@ -187,7 +187,7 @@ def _shape(args: argparse.Namespace, model: Any) -> tuple[int, int]:
 def cmd_sample(args: argparse.Namespace) -> int:
     """Writes a PNG grid of generated images (titled, unless --no-title)."""
     from tfhm import plotting
-    from tfhm.cli import load_tensorflow
+    from tfhm.cli._tensorflow import load_tensorflow
 
     _check_out_file(args.out, args.overwrite, ".png", "--out")
     load_tensorflow(args.verbose)
@@ -209,7 +209,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
     (`tfhm.inpainting.conditional_log_likelihood`, K = --num-proposals).
     """
 
-    from tfhm.cli import load_tensorflow
+    from tfhm.cli._tensorflow import load_tensorflow
 
     _check_out_file(args.out, args.overwrite, ".png", "--out")
     load_tensorflow(args.verbose)
@@ -248,7 +248,7 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Writes OUT/generator/VERSION and OUT/recognizer/VERSION (SavedModels)."""
-    from tfhm.cli import load_tensorflow
+    from tfhm.cli._tensorflow import load_tensorflow
 
     _io.check_can_write(args.out, "--out")
     load_tensorflow(args.verbose)

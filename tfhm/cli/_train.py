@@ -63,7 +63,7 @@ def _make_out_folder(run: RunDir) -> None:
 
 
 def _load_tensorflow(args: argparse.Namespace) -> None:
-    from tfhm.cli import load_tensorflow
+    from tfhm.cli._tensorflow import load_tensorflow
 
     load_tensorflow(args.verbose)
 

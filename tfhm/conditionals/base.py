@@ -44,6 +44,7 @@ Conditionals are built by name through `register`/`get`/`make`: `"sbn"`
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import keras
@@ -159,6 +160,11 @@ def require_factorized(layer, what: str, instead: str = "") -> None:
 
 # ------------------------------------------------------------------ registry
 _BUILDERS: dict[str, Callable[..., Conditional]] = {}
+# The built-in names and the modules whose `@register` adds them, imported by
+# `get` on first use (as `tfhm.estimators.registry` names its estimators'
+# modules): this registry stays below the layers that register in it.
+_BUILTINS = {"sbn": "tfhm.layers", "darn": "tfhm.conditionals.darn",
+             "nade": "tfhm.conditionals.nade"}
 
 
 def register(name: str):
@@ -185,15 +191,15 @@ def register(name: str):
 
 def names() -> list[str]:
     """The registered conditional names, sorted."""
-    _load_builtins()
-    return sorted(_BUILDERS)
+    return sorted(set(_BUILDERS) | set(_BUILTINS))
 
 
 def get(name: str) -> Callable[..., Conditional]:
     """The builder registered under `name`; `ValueError` naming the choices."""
-    _load_builtins()
+    if name not in _BUILDERS and name in _BUILTINS:
+        importlib.import_module(_BUILTINS[name])  # its @register adds the builder
     if name not in _BUILDERS:
-        raise ValueError(f"Unknown conditional: expected one of {sorted(_BUILDERS)}. "
+        raise ValueError(f"Unknown conditional: expected one of {names()}. "
                          f"Received: {name!r}")
     return _BUILDERS[name]
 
@@ -213,9 +219,3 @@ def make(kind: str, units: int, parent_dim: int | None, **arch) -> Conditional:
                         "not a tfhm.conditionals.Conditional.")
     return layer
 
-
-def _load_builtins():
-    # The built-in layers register themselves when their modules load ("sbn"
-    # in tfhm.layers, the others in this package).
-    import tfhm.conditionals  # noqa: F401  pylint: disable=import-outside-toplevel
-    import tfhm.layers  # noqa: F401  pylint: disable=import-outside-toplevel

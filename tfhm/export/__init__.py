@@ -84,8 +84,6 @@ TensorFlow until one of them is used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from tfhm import _lazy
 
 __all__ = [
@@ -95,7 +93,6 @@ __all__ = [
     "GeneratorModule",
     "RecognizerModule",
     "default_limits",
-    "export_cli",
     "export_model",
 ]
 
@@ -117,22 +114,3 @@ _LAZY = {"GeneratorModule": "tfhm.export.modules",
 
 
 __getattr__, __dir__ = _lazy.attach(__name__, globals(), _LAZY)
-
-
-def export_cli(argv: Sequence[str] | None = None) -> int:
-    """`python export/export.py ...`: the same as `tfhm export ...`.
-
-    Args:
-      argv: the arguments after `export` (default `sys.argv[1:]`): `RUN` (or
-        `--run RUN`), `--out`, `--version`, `--max-num-samples`,
-        `--max-rows` (where the CLI has it), `--overwrite`.
-
-    Returns:
-      The exit status of `tfhm export`: 0 on success, 2 when the export was
-      refused (bad input, an existing version), 1 when it failed.
-    """
-    import sys
-
-    from tfhm.cli import main
-
-    return main(["export", *(sys.argv[1:] if argv is None else argv)])

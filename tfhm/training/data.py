@@ -47,14 +47,13 @@ def checked_data(x, validation_data, data_dim: int, eval_max_examples: int
     return x, (eval_x[:eval_max_examples] if eval_max_examples else None)
 
 
-def num_shards(model, strategy: tf.distribute.Strategy | None, requested: int,
+def num_shards(strategy: tf.distribute.Strategy | None, requested: int,
                batch_size: int) -> int:
     """The number of seed shards per global batch, checked against the strategy.
 
     Args:
-      model: the `HelmholtzMachine` to train.
       strategy: the strategy passed to the Trainer, or None (the default
-        strategy, whose scope the model is always in).
+        strategy).
       requested: `TrainConfig.num_shards` (0: one shard per replica).
       batch_size: the global batch size.
 
@@ -62,18 +61,9 @@ def num_shards(model, strategy: tf.distribute.Strategy | None, requested: int,
       `requested`, or the number of replicas when it is 0.
 
     Raises:
-      ValueError: `model` was built outside `strategy.scope()`; the
-        shards are not a multiple of the replicas or exceed `batch_size`.
+      ValueError: the shards are not a multiple of the replicas or exceed
+        `batch_size`.
     """
-    if strategy is not None:
-        variable = model.trainable_variables[0]
-        if not strategy.extended.variable_created_in_scope(
-                getattr(variable, "value", variable)):
-            raise ValueError(
-                "Under a tf.distribute strategy the model must be built "
-                "inside `strategy.scope()` (its variables are then "
-                f"mirrored). Received: a model built outside the scope of "
-                f"{type(strategy).__name__}")
     replicas = (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
     shards = requested or replicas
     if shards % replicas:

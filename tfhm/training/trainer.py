@@ -47,6 +47,23 @@ def _serializable(value: Any) -> Any:
 History = TrainHistory  # the old name of fit's result type (then list[dict])
 
 
+def _check_built_in_scope(model: HelmholtzMachine,
+                          strategy: tf.distribute.Strategy | None) -> None:
+    """Refuses a model whose variables were made outside `strategy.scope()`.
+
+    Under the default strategy (`strategy=None`) every model is in scope.
+    """
+    if strategy is None:
+        return
+    variable = model.trainable_variables[0]
+    if not strategy.extended.variable_created_in_scope(getattr(variable, "value", variable)):
+        raise ValueError(
+            "Under a tf.distribute strategy the model must be built "
+            "inside `strategy.scope()` (its variables are then "
+            f"mirrored). Received: a model built outside the scope of "
+            f"{type(strategy).__name__}")
+
+
 class Trainer:
     """Trains a `HelmholtzMachine` with a compiled, resumable, distributable loop.
 
@@ -129,9 +146,9 @@ class Trainer:
         if not isinstance(config, TrainConfig):
             raise ValueError(f"`config` must be a TrainConfig. Received: {config!r}")
         self.model, self.config = model, config
+        _check_built_in_scope(model, strategy)
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.num_shards = data_lib.num_shards(model, strategy, config.num_shards,
-                                              config.batch_size)
+        self.num_shards = data_lib.num_shards(strategy, config.num_shards, config.batch_size)
         report.check_logdir(logdir)
         self.run_dir = None if run_dir is None else os.fspath(run_dir)
         self.run = None if run_dir is None else RunDir(run_dir)
