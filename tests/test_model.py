@@ -956,3 +956,61 @@ def test_encode_without_num_samples_has_the_exported_shape():
     for key in ("z1", "z2"):
         np.testing.assert_array_equal(one[key].numpy(), stacked[key].numpy()[0])
         np.testing.assert_array_equal(one[key].numpy(), exported[key].numpy())
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(validation_freq=2), r"would save the current model on every epoch without "
+                              r"validation.*Received: validation_freq=2"),
+    (dict(save_freq=1), r"save_freq=1 would save at every 1 batches.*save_freq='epoch'"),
+])
+def test_fit_refuses_a_best_only_checkpoint_that_would_save_without_validation(
+        tmp_path, kwargs, match):
+    # Keras 3.15's ModelCheckpoint(save_best_only=True) warns and saves where
+    # its monitor is missing, so these would leave the latest model, not the
+    # best, in the file.
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=0)
+    hm.compile(num_samples=2)
+    save_freq = kwargs.pop("save_freq", "epoch")
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(tmp_path / "best.keras"), monitor="val_log_likelihood", mode="max",
+        save_best_only=True, save_freq=save_freq)
+    with pytest.raises(ValueError, match=match):
+        hm.fit(x[:40], validation_split=0.5, epochs=3, batch_size=10, verbose=0,
+               callbacks=[checkpoint], **kwargs)
+    assert hm.wake_optimizer.iterations.numpy() == 0 and not (tmp_path / "best.keras").exists()
+
+    class OnValidatedEpochs(keras.callbacks.ModelCheckpoint):
+        def on_epoch_end(self, epoch, logs=None):
+            if "val_log_likelihood" in (logs or {}):
+                super().on_epoch_end(epoch, logs)
+
+    if "validation_freq" in kwargs:  # a subclass that decides when to save trains
+        hm.fit(x[:40], validation_split=0.5, epochs=3, batch_size=10, verbose=0,
+               callbacks=[OnValidatedEpochs(str(tmp_path / "best.keras"),
+                                            monitor="val_log_likelihood", mode="max",
+                                            save_best_only=True)], **kwargs)
+        assert hm.wake_optimizer.iterations.numpy() == 6  # 20 examples, batches of 10
+
+
+def test_fit_has_keras_signature_and_names_itself_in_binding_errors():
+    # fit binds its arguments to keras.Model.fit's own signature (issue 26.6)
+    # instead of re-declaring it: help() shows Keras' parameters, positional
+    # arguments mean what they mean in Keras, and a bad one names fit.
+    import inspect
+
+    assert inspect.signature(tfhm.HelmholtzMachine.fit) == inspect.signature(keras.Model.fit)
+    x, _ = tfhm.datasets.load_digits()
+    weights = []
+    for args, kwargs in (((x[:40], None, 20, 1, 0), {}),
+                         ((x[:40],), dict(batch_size=20, epochs=1, verbose=0))):
+        hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(4,), seed=0)
+        hm.compile(num_samples=2)
+        hm.fit(*args, **kwargs)
+        assert hm.wake_optimizer.iterations.numpy() == 2  # 40 examples, batches of 20
+        weights.append([w.numpy() for w in hm.weights])
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(TypeError, match=r"HelmholtzMachine.fit takes the arguments of "
+                                        r"keras.Model.fit: .*'batchsize'"):
+        hm.fit(x[:40], batchsize=20)

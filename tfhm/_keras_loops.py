@@ -70,12 +70,16 @@ EVAL_LOG_NAMES = ("elbo", "log_likelihood")
 _HIGHER_IS_BETTER = ("elbo", "log_likelihood", "ess")
 
 
-def _check_monitors(callbacks, validating: bool) -> None:
+def _check_monitors(callbacks, validating: bool, validation_freq=1) -> None:
     """Refuses a callback that would watch a log `fit` never writes, or the wrong way.
 
     Keras only warns, once an epoch, about a `monitor` it cannot find (the
     default `"val_loss"` is one: a Helmholtz machine has no single loss), and
-    the callback never acts.
+    the callback never acts. A `ModelCheckpoint(save_best_only=True)` does
+    worse where its `val_` monitor is missing (Keras 3.15 warns and saves):
+    on the epochs without validation (`validation_freq` other than 1) or at
+    every `save_freq` batches, it would overwrite the best model with the
+    current one.
     """
     validation = [f"val_{name}" for name in EVAL_LOG_NAMES]
     logged = list(estimator_step.LOG_NAMES) + (validation if validating else [])
@@ -86,6 +90,7 @@ def _check_monitors(callbacks, validating: bool) -> None:
                 and not callback.save_best_only):  # then it does not monitor
             continue
         kind = type(callback).__name__
+        _check_best_only_checkpoint(callback, monitor, validation_freq)
         if monitor not in logged:
             raise ValueError(
                 f"{kind} monitors {monitor!r}, which HelmholtzMachine.fit does not "
@@ -100,6 +105,30 @@ def _check_monitors(callbacks, validating: bool) -> None:
             raise ValueError(
                 f"{kind} would treat a {'fall' if better == 'max' else 'rise'} of "
                 f"{monitor!r} as progress: pass mode={better!r}. Received: mode={mode!r}")
+
+
+def _check_best_only_checkpoint(callback, monitor: str, validation_freq) -> None:
+    """Refuses a best-only `ModelCheckpoint` that would save where its monitor is missing."""
+    if not (isinstance(callback, keras.callbacks.ModelCheckpoint)
+            and monitor.startswith("val_")
+            # A subclass that decides by itself when to save is trusted.
+            and type(callback).on_epoch_end is keras.callbacks.ModelCheckpoint.on_epoch_end):
+        return
+    if callback.save_freq != "epoch":
+        raise ValueError(
+            f"ModelCheckpoint(save_best_only=True, monitor={monitor!r}) with "
+            f"save_freq={callback.save_freq!r} would save at every {callback.save_freq} "
+            f"batches: {monitor!r} is logged at the end of an epoch only, and Keras "
+            "saves when the monitored value is missing. Pass save_freq='epoch'. "
+            f"Received: save_freq={callback.save_freq!r}")
+    if validation_freq != 1:
+        raise ValueError(
+            f"ModelCheckpoint(save_best_only=True, monitor={monitor!r}) would save "
+            "the current model on every epoch without validation (Keras saves when "
+            "the monitored value is missing), so its file would not hold the best "
+            "model: pass validation_freq=1, or save the best model from a callback "
+            "that acts only on epochs with validation. "
+            f"Received: validation_freq={validation_freq!r}")
 
 
 # Keras' own `fit` signature: `KerasLoops.fit` binds its arguments to it.
@@ -213,7 +242,8 @@ class KerasLoops:
         guard = InterruptGuard()
         kw["callbacks"], added = _with_interrupt_raiser(kw["callbacks"], guard)
         _check_monitors(kw["callbacks"],
-                        kw["validation_data"] is not None or kw["validation_split"] > 0)
+                        kw["validation_data"] is not None or kw["validation_split"] > 0,
+                        kw["validation_freq"])
         if kw["validation_data"] is not None:
             kw["validation_data"] = self._checked_input(kw["validation_data"],
                                                         "validation_data")
