@@ -1014,3 +1014,52 @@ def test_fit_has_keras_signature_and_names_itself_in_binding_errors():
     with pytest.raises(TypeError, match=r"HelmholtzMachine.fit takes the arguments of "
                                         r"keras.Model.fit: .*'batchsize'"):
         hm.fit(x[:40], batchsize=20)
+
+
+class _IterationsAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seen.append(int(self.model.wake_optimizer.iterations.numpy()))
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_steps_per_execution_groups_steps_without_changing_them(jit_compile):
+    # Issue 27.1: several steps per compiled call. The steps are the same
+    # (bitwise weights and per-epoch logs), and every epoch still ends after
+    # its own 10 steps (1,000 examples in batches of 100).
+    x, _ = tfhm.datasets.load_digits()
+    runs = {}
+    for spe in (1, 5, 10):
+        hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+        hm.compile(num_samples=3, steps_per_execution=spe, jit_compile=jit_compile)
+        seen = _IterationsAtEpochEnd()
+        history = hm.fit(x[:1000], batch_size=100, epochs=3, verbose=0, callbacks=[seen])
+        assert seen.seen == [10, 20, 30], (spe, seen.seen)
+        runs[spe] = hm, history.history
+    for spe in (5, 10):
+        for a, b in zip(runs[1][0].weights, runs[spe][0].weights):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        assert runs[spe][1] == runs[1][1]
+
+
+def test_seeded_fit_refuses_steps_per_execution_that_would_cross_epochs():
+    # Keras runs a call's steps from one iterator over all the seeded epochs:
+    # with 3 steps a call and 10 steps an epoch, the first "epoch" held 12
+    # steps (its callbacks and checkpoints in the wrong place). Unseeded fit
+    # (Keras' own shuffling, one iterator an epoch) keeps its boundaries.
+    x, _ = tfhm.datasets.load_digits()
+    hm = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,), seed=0)
+    hm.compile(num_samples=3, steps_per_execution=3)
+    with pytest.raises(ValueError, match=r"divide the 10 steps of an epoch \(1000 examples in "
+                                         r"batches of 100\).*\[1, 2, 5, 10\].*"
+                                         r"steps_per_execution=3"):
+        hm.fit(x[:1000], batch_size=100, epochs=2, verbose=0)
+    assert hm.wake_optimizer.iterations.numpy() == 0
+    unseeded = tfhm.HelmholtzMachine(data_dim=64, latent_dims=(8,))
+    unseeded.compile(num_samples=3, steps_per_execution=3)
+    seen = _IterationsAtEpochEnd()
+    unseeded.fit(x[:1000], batch_size=100, epochs=3, verbose=0, callbacks=[seen])
+    assert seen.seen == [10, 20, 30]

@@ -290,11 +290,23 @@ class KerasLoops:
             x, validation_data = x[:split_at], (x[split_at:],)
         batch_size = _checks.positive_int(
             "batch_size", 32 if kw["batch_size"] is None else kw["batch_size"])
+        steps = math.ceil(len(x) / batch_size)
+        if steps % self.steps_per_execution:
+            # Keras runs each call's steps from one iterator over every epoch,
+            # so a call would cross into the next epoch (its callbacks and
+            # checkpoints would see e.g. 12 steps in the first epoch of 10).
+            divisors = [d for d in range(1, steps + 1) if steps % d == 0]
+            raise ValueError(
+                "A seeded HelmholtzMachine.fit needs `steps_per_execution` (set in "
+                f"compile) to divide the {steps} steps of an epoch ({len(x)} examples "
+                f"in batches of {batch_size}), else Keras' calls would cross epoch "
+                f"boundaries: pass one of {divisors}. Received: "
+                f"steps_per_execution={self.steps_per_execution}")
         dataset = _model_data.seeded_epochs(x, batch_size, self.seed,
                                             kw["initial_epoch"], kw["epochs"])
         return super().fit(**{**kw, "x": dataset, "batch_size": None, "shuffle": False,
                               "validation_split": 0.0, "validation_data": validation_data,
-                              "steps_per_epoch": math.ceil(len(x) / batch_size)})
+                              "steps_per_epoch": steps})
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto",
                  sample_weight=None, steps=None, callbacks=None,
