@@ -698,3 +698,23 @@ def test_compile_and_train_config_defaults_are_stated_where_users_look():
         encoding="utf-8").split())
     assert ("`hm.compile()` without `algorithm` trains by wake-sleep; `TrainConfig`, "
             "the `Trainer` and `tfhm train` default to reweighted wake-sleep") in readme
+
+
+@pytest.mark.parametrize("seed", [0, None])
+@pytest.mark.usefixtures("default_sigint")
+def test_a_ctrl_c_stops_keras_fit_within_one_group_of_steps(seed):
+    # Issue 27.4: with steps_per_execution=5 a callback's on_train_batch_end
+    # runs once per compiled call (Keras passes the call's last batch, 4),
+    # and the interrupt raised there stops fit after exactly that call's 5
+    # steps, not at the end of the epoch (10 steps) or of the run (20).
+    class CtrlCAfterFirstCall(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            assert batch == 4
+            _SigintInFinalizer()
+
+    hm = tfhm.HelmholtzMachine(data_dim=16, latent_dims=(4,), seed=seed)
+    hm.compile(num_samples=2, steps_per_execution=5)
+    with pytest.raises(KeyboardInterrupt):
+        hm.fit(X_BARS[:200], batch_size=20, epochs=2, verbose=0,
+               callbacks=[CtrlCAfterFirstCall()])
+    assert int(hm.wake_optimizer.iterations.numpy()) == 5
