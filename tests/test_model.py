@@ -12,6 +12,7 @@ from scipy.special import expit, logsumexp
 
 import tfhm
 from tfhm import objectives
+from tfhm.estimators import step as estimator_step
 
 ALL_X6 = np.array(list(itertools.product([0, 1], repeat=6)), np.float32)
 
@@ -152,9 +153,10 @@ def test_wake_gradients_match_closed_form():
     seed = tf.constant([3, 1])
     for algorithm, k in ((tfhm.Algorithm.WAKE_SLEEP, 1),
                          (tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP, 6)):
-        grads, _, _ = objectives.compute_gradients(
-            gen, hm.recognizer, x, seed, algorithm, k, tfhm.RecognizerUpdate.SLEEP)
-        wake_seed = objectives.split_seed(seed, 2)[0]
+        estimator, k = estimator_step.make(algorithm, k, tfhm.RecognizerUpdate.SLEEP)
+        grads, _, _ = estimator_step.compute_gradients(
+            estimator, gen, hm.recognizer, x, seed, k)
+        wake_seed = tfhm._seeds.split(seed, 2)[0]
         log_w, _, _, (z,) = objectives.log_importance_weights(gen, hm.recognizer, x, k, wake_seed)
         z = z.numpy()  # [K, batch, 4]
         if algorithm == tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP:
@@ -347,9 +349,8 @@ def test_steps_compile_under_xla():
 
     @tf.function(jit_compile=True)
     def step(x, seed):
-        return objectives.compute_gradients(
-            hm.generator, hm.recognizer, x, seed, tfhm.Algorithm.WAKE_SLEEP, 1,
-            tfhm.RecognizerUpdate.SLEEP)
+        return estimator_step.compute_gradients(
+            estimator_step.make("wake_sleep")[0], hm.generator, hm.recognizer, x, seed, 1)
 
     g, r, logs = step(tf.constant(ALL_X6), tf.constant([1, 2]))
     assert all(np.isfinite(t.numpy()).all() for t in g + r)
@@ -712,10 +713,10 @@ def test_summary_shows_output_shapes():
 
 def test_compute_gradients_scales_each_loss_before_differentiating():
     hm = tfhm.HelmholtzMachine(data_dim=6, latent_dims=(3, 2), seed=0)
-    args = (hm.generator, hm.recognizer, tf.constant(ALL_X6), tf.constant([1, 2]),
-            tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP, 3, tfhm.RecognizerUpdate.WAKE_SLEEP)
-    g, r, logs = objectives.compute_gradients(*args)
-    gs, rs, logs_s = objectives.compute_gradients(
+    args = (estimator_step.make("reweighted_wake_sleep", 3, "wake_sleep")[0],
+            hm.generator, hm.recognizer, tf.constant(ALL_X6), tf.constant([1, 2]), 3)
+    g, r, logs = estimator_step.compute_gradients(*args)
+    gs, rs, logs_s = estimator_step.compute_gradients(
         *args, scale_losses=(lambda loss: 8.0 * loss, lambda loss: 4.0 * loss))
     for u, v in zip(g, gs):  # powers of two: exact
         np.testing.assert_array_equal(8.0 * u.numpy(), v.numpy())
@@ -792,13 +793,15 @@ def test_int_in_range():
             _checks.int_in_range("k", bad, 1)
 
 
-def test_resolve_gives_compiles_defaults_and_errors():
-    from tfhm.algorithms import resolve
-    assert resolve() == (tfhm.Algorithm.WAKE_SLEEP, 1, tfhm.RecognizerUpdate.SLEEP)
-    assert resolve("reweighted_wake_sleep", 7, "wake") == (
-        tfhm.Algorithm.REWEIGHTED_WAKE_SLEEP, 7, tfhm.RecognizerUpdate.WAKE)
-    with pytest.raises(ValueError, match="must be 'sleep'"):
-        resolve("wake_sleep", None, "wake")
+def test_algorithms_resolve_is_gone_with_a_pointer_to_the_registry():
+    # Its rules live once, in tfhm.estimators.registry.resolve (tested in
+    # tests/test_estimators.py); the old name says where they went.
+    with pytest.raises(AttributeError, match=r"removed.*estimators\.registry\.resolve"):
+        tfhm.algorithms.resolve  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        tfhm.algorithms.nope  # noqa: B018
+    assert not hasattr(tfhm.algorithms, "resolve")
+    assert "resolve" not in tfhm.algorithms.__all__
     assert objectives.Algorithm is tfhm.algorithms.Algorithm  # re-exported
 
 

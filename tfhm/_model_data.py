@@ -2,8 +2,8 @@
 
 - `seeded_epochs`: arrays as a `tf.data` pipeline of seeded epoch
   permutations, so that `HelmholtzMachine(seed=s).fit(x, shuffle=True)`
-  visits the data in the same order every run (the Trainer's order:
-  `index_shuffle` seeded `_seeds.data_order(s, epoch)`).
+  visits the data in the same order every run (the Trainer's order,
+  `_seeds.epoch_batch`).
 - `seeded_blocks`: arrays as the blocks of `evaluation.importance_sampled`,
   each with its block seed, for `evaluate(x, seed=s)`.
 - `checked_dataset`: a `tf.data.Dataset` whose element spec is checked at
@@ -39,8 +39,8 @@ def seeded_epochs(x: np.ndarray, batch_size: int, seed: int,
                   initial_epoch: int, epochs: int) -> tf.data.Dataset:
     """Batches of epochs `initial_epoch .. epochs - 1`, each in its own order.
 
-    Epoch e visits the examples in the stateless permutation
-    `index_shuffle(i, seed=_seeds.data_order(seed, e))`, the Trainer's.
+    Epoch e visits the examples in the Trainer's stateless order,
+    `_seeds.epoch_batch(seed, e, step, batch_size, n)`.
 
     Args:
       x: float32 `[n, data_dim]`.
@@ -58,12 +58,7 @@ def seeded_epochs(x: np.ndarray, batch_size: int, seed: int,
     steps = math.ceil(n / batch_size)
 
     def batch(epoch, step):
-        start = step * batch_size
-        size = tf.minimum(tf.constant(batch_size, tf.int64), n - start)
-        positions = tf.random.experimental.index_shuffle(
-            tf.range(start, start + size), seed=_seeds.data_order(seed, epoch),
-            max_index=tf.constant(n - 1, tf.int64))
-        return tf.gather(data, positions)
+        return tf.gather(data, _seeds.epoch_batch(seed, epoch, step, batch_size, n))
 
     def epoch_batches(epoch):
         steps_ds = tf.data.Dataset.range(steps)
@@ -74,10 +69,9 @@ def seeded_epochs(x: np.ndarray, batch_size: int, seed: int,
 
 
 def seeded_blocks(x: np.ndarray, rows: int, seed: tf.Tensor) -> tf.data.Dataset:
-    """`{"x": block j, BLOCK_SEED: fold_in(seed, j)}` for consecutive blocks."""
+    """`{"x": block j, BLOCK_SEED: _seeds.block(seed, j)}` for consecutive blocks."""
     def element(j, block):
-        return {"x": block, BLOCK_SEED: tf.random.experimental.stateless_fold_in(
-            seed, tf.cast(j, tf.int32))}
+        return {"x": block, BLOCK_SEED: _seeds.block(seed, j)}
     return tf.data.Dataset.from_tensor_slices(x).batch(rows).enumerate().map(element)
 
 

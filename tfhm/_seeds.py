@@ -15,14 +15,19 @@ same seed. The seeds come from four sources, each defined here once:
   (per-epoch validation metrics, TensorBoard and run-folder pictures), each a
   named stream so that they never share random numbers with one another or
   with training: `[seed, STREAMS[name]]`, folded with each index in turn.
-- `data_order(seed, epoch)`: the int64 `[2]` seed of the Trainer's stateless
-  permutation of epoch `epoch`, `[seed, epoch]`.
+- `data_order(seed, epoch)`: the int64 `[2]` seed of the stateless
+  permutation of epoch `epoch`, `[seed, epoch]`; `epoch_batch` the positions
+  of one batch of that epoch, the one order of the Trainer and of seeded
+  `fit`.
 - `initializer_seeds(seed, count)`: Python ints for weight initializers;
   `network_initializer_seeds(seed, network, count)` those of the generator's
   and the recognizer's layers.
 
 Within one step, `split(seed, n)` gives n independent seeds (the wake and
-sleep phases, the layers of an ancestral draw).
+sleep phases, the layers of an ancestral draw). Work cut into blocks takes
+`block(seed, j)` for block j (the blocks of `evaluation.importance_sampled`
+and of `evaluate(x, seed=...)`), or `part(seed, j, count)`, which is the seed
+itself when there is a single part (chunks of draws, blocks of inpainting).
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ import numbers
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["NETWORKS", "SEED_MAX", "STREAMS", "check_int_seed", "data_order", "initializer_seeds",
-           "network_initializer_seeds", "split", "stream", "to_stateless"]
+__all__ = ["NETWORKS", "SEED_MAX", "STREAMS", "block", "check_int_seed", "data_order",
+           "epoch_batch", "initializer_seeds", "network_initializer_seeds", "part",
+           "split", "stream", "to_stateless"]
 
 INT32_MAX = 2**31 - 1
 # Int seeds are in [0, 2**31), the range `HelmholtzMachine(seed=...)` and
@@ -83,6 +89,29 @@ def split(seed, num: int) -> tf.Tensor:
     return tf.random.experimental.stateless_split(seed, num)
 
 
+def block(seed: tf.Tensor, index) -> tf.Tensor:
+    """The int32 `[2]` seed of block `index` of work seeded `seed`.
+
+    `stateless_fold_in(seed, index)`: block j of `evaluation.importance_sampled`
+    and of `HelmholtzMachine.evaluate(x, seed=...)` (`_model_data.seeded_blocks`),
+    so that the two give the same draws.
+
+    Args:
+      seed: int32 `[2]`.
+      index: a Python int or an integer scalar tensor.
+    """
+    return tf.random.experimental.stateless_fold_in(seed, tf.cast(index, tf.int32))
+
+
+def part(seed: tf.Tensor, index, count: int) -> tf.Tensor:
+    """The seed of part `index` of `count`: `seed` itself if `count == 1`, else `block`.
+
+    A single part is drawn with the caller's seed (so one chunk of draws is
+    the draw of `seed`, and one block of inpainting the served signature's).
+    """
+    return seed if count == 1 else block(seed, index)
+
+
 def stream(seed: int, name: str, *indices) -> tf.Tensor:
     """The int32 `[2]` seed of the named stream `name` of a run seeded `seed`.
 
@@ -109,6 +138,34 @@ def stream(seed: int, name: str, *indices) -> tf.Tensor:
 def data_order(seed: int, epoch) -> tf.Tensor:
     """int64 `[2]` seed of the Trainer's permutation of epoch `epoch`."""
     return tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
+
+
+def epoch_batch(seed: int, epoch, step, batch_size: int, num_examples: int,
+                shuffle: bool = True) -> tf.Tensor:
+    """The positions in the data of batch `step` of epoch `epoch`, int64 `[size]`.
+
+    The epoch's batches are consecutive slices of `batch_size` (the last one
+    may be smaller) of the stateless permutation
+    `index_shuffle(i, seed=data_order(seed, epoch), max_index=num_examples - 1)`
+    (or of `0 .. num_examples - 1` when `shuffle` is False): the Trainer's
+    order, which seeded `fit` shares, and which a resumed epoch can enter at
+    any step.
+
+    Args:
+      seed: the run's int seed (`TrainConfig.seed`, the model's seed).
+      epoch, step: 0-based; ints or scalar integer tensors.
+      batch_size: examples per batch.
+      num_examples: examples in the data.
+      shuffle: permute (else visit the examples in order).
+    """
+    start = tf.cast(step, tf.int64) * batch_size
+    size = tf.minimum(tf.constant(batch_size, tf.int64), num_examples - start)
+    positions = tf.range(start, start + size)  # [size]
+    if not shuffle:
+        return positions
+    return tf.random.experimental.index_shuffle(
+        positions, seed=data_order(seed, epoch),
+        max_index=tf.constant(num_examples - 1, tf.int64))
 
 
 def to_stateless(seed, seed_generator) -> tf.Tensor:

@@ -2,7 +2,9 @@
 
 `TrainConfig`, the command line and `HelmholtzMachine.compile` parse the
 user's strings with `Algorithm.parse` and `RecognizerUpdate.parse`; this module
-imports nothing heavy so that configuration and `--help` stay fast.
+imports nothing heavy so that configuration and `--help` stay fast. (Its
+`resolve` is gone: `tfhm.estimators.registry.resolve` parses the choices of
+every estimator.)
 
 #### Examples
 
@@ -24,9 +26,7 @@ from __future__ import annotations
 
 import enum
 
-from tfhm import _checks
-
-__all__ = ["Algorithm", "RecognizerUpdate", "resolve"]
+__all__ = ["Algorithm", "RecognizerUpdate"]
 
 
 class _ParsableEnum(enum.Enum):
@@ -91,50 +91,20 @@ class RecognizerUpdate(_ParsableEnum):
     WAKE_SLEEP = "wake_sleep"
 
 
-def resolve(algorithm: object = "wake_sleep", num_samples: int | None = None,
-            recognizer_update: object = None
-            ) -> tuple[Algorithm, int, RecognizerUpdate]:
-    """Parses and completes a choice of algorithm, K and recognizer update.
+# Names this module no longer has, and what replaces them.
+_REMOVED = {
+    "resolve": (
+        "tfhm.algorithms.resolve was removed (it parsed wake-sleep's choices "
+        "only, a second copy of the registry's rules): use "
+        "tfhm.estimators.registry.resolve(algorithm, num_samples, "
+        "recognizer_update), which returns (name, num_samples, options) for "
+        "every estimator, or tfhm.estimators.step.make(...) for the estimator "
+        "itself."),
+}
 
-    Defaults: K = 1 for wake-sleep and 5 for reweighted wake-sleep
-    (Bornschein & Bengio 2015 found K = 5 a good trade-off); the recognizer
-    update "sleep" for wake-sleep (its only valid value) and "wake_sleep"
-    for reweighted wake-sleep, the best variant in Bornschein & Bengio
-    (2015), Section 4.
 
-    Returns:
-      `(algorithm, num_samples, recognizer_update)` as members and an int.
-
-    Raises:
-      ValueError: an unknown algorithm or recognizer update, K < 1, a
-        recognizer update other than "sleep" with wake-sleep, or another
-        estimator than the two wake-sleep ones (`compile` and `TrainConfig`
-        use `tfhm.estimators.registry.resolve`, which knows them all).
-
-    #### Examples
-
-    ```python
-    from tfhm.algorithms import resolve
-    algorithm, k, update = resolve("reweighted_wake_sleep")
-    assert k == 5 and update.value == "wake_sleep"
-    ```
-    """
-    algorithm = Algorithm.parse(algorithm)
-    if algorithm not in (Algorithm.WAKE_SLEEP, Algorithm.REWEIGHTED_WAKE_SLEEP):
-        raise ValueError(
-            "algorithms.resolve parses wake-sleep's choices only; "
-            "tfhm.estimators.registry.resolve parses every estimator's. "
-            f"Received: algorithm={algorithm.value!r}")
-    rws = algorithm == Algorithm.REWEIGHTED_WAKE_SLEEP
-    num_samples = _checks.positive_int(
-        "num_samples", (5 if rws else 1) if num_samples is None else num_samples)
-    if recognizer_update is None:
-        recognizer_update = "wake_sleep" if rws else "sleep"
-    recognizer_update = RecognizerUpdate.parse(recognizer_update)
-    if not rws and recognizer_update != RecognizerUpdate.SLEEP:
-        raise ValueError(
-            "algorithm='wake_sleep' trains the recognizer on dreams only: "
-            "recognizer_update must be 'sleep' (use "
-            "algorithm='reweighted_wake_sleep' for wake updates of q). "
-            f"Received: recognizer_update={recognizer_update.value!r}")
-    return algorithm, num_samples, recognizer_update
+def __getattr__(name: str):
+    """PEP 562: a clear `AttributeError` for a removed name (NumPy's way)."""
+    if name in _REMOVED:
+        raise AttributeError(_REMOVED[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfhm import evaluation
+from tfhm import _seeds, evaluation
 from tfhm.estimators.variance import gradient_variance
 
 __all__ = [
@@ -158,7 +158,7 @@ def latent_diagnostics(model, x, num_samples: int, seed: tf.Tensor,
     for i, start in enumerate(range(0, int(x.shape[0]), rows)):
         chunk = _layer_terms(model.generator, model.recognizer,
                              x[start:start + rows], num_samples,
-                             tf.random.experimental.stateless_fold_in(seed, i))
+                             _seeds.block(seed, i))
         for l in range(num_layers):
             kl[l].append(chunk[0][l].numpy())
             entropy[l].append(chunk[1][l].numpy())

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfhm import _checks, _seeds, objectives
+from tfhm._math import log_mean_exp
 from tfhm.layers import bernoulli_log_prob_all_pairs
 
 __all__ = [
@@ -55,12 +56,6 @@ MAX_EXACT_LATENT_BITS = 24
 ELEMENTS_PER_CHUNK = 2**23
 _EXAMPLES_PER_CHUNK = 256
 _STATES_PER_CHUNK = 2**14
-
-
-def log_mean_exp(values: tf.Tensor, axis: int) -> tf.Tensor:
-    """`log mean(exp(values))` along `axis`, computed stably."""
-    count = tf.cast(tf.shape(values)[axis], values.dtype)
-    return tf.reduce_logsumexp(values, axis=axis) - tf.math.log(count)
 
 
 def check_enumerable(latent_dims) -> None:
@@ -193,7 +188,8 @@ def block_estimates(model, x: tf.Tensor, num_samples: int,
 
     The K draws are taken `samples_per_chunk(model, K)` at a time: with one
     chunk, with `seed` itself; with several, chunk c with
-    `stateless_fold_in(seed, c)`. Graph-safe (`test_step` calls it).
+    `stateless_fold_in(seed, c)` (`_seeds.part(seed, c, chunks)`).
+    Graph-safe (`test_step` calls it).
 
     Args:
       model: a `tfhm.HelmholtzMachine`.
@@ -210,8 +206,7 @@ def block_estimates(model, x: tf.Tensor, num_samples: int,
     starts = range(0, num_samples, per_chunk)
     sums = [_chunk_sums(model.generator, model.recognizer, x,
                         min(per_chunk, num_samples - start),
-                        seed if len(starts) == 1
-                        else tf.random.experimental.stateless_fold_in(seed, c))
+                        _seeds.part(seed, c, len(starts)))
             for c, start in enumerate(starts)]
     total, lse, lse2 = (tf.stack(parts) for parts in zip(*sums))  # [chunks, rows]
     lse = tf.reduce_logsumexp(lse, axis=0)
@@ -235,7 +230,8 @@ def importance_sampled(model, x, num_samples: int, seed=None, *,
     `seed=` of tfhm does (`tfhm._seeds.to_stateless`: None draws the model's
     seed generator, an int `s` is `[s, 0]`). The examples are cut into
     consecutive blocks of `block_rows(model, K)` rows (the memory budget);
-    block j is drawn with `stateless_fold_in(S, j)` by `block_estimates`.
+    block j is drawn with `_seeds.block(S, j)` (`stateless_fold_in(S, j)`)
+    by `block_estimates`, as `evaluate(x, seed=...)` draws it.
 
     Args:
       model: a `tfhm.HelmholtzMachine`.
@@ -277,7 +273,7 @@ def importance_sampled(model, x, num_samples: int, seed=None, *,
     for j, start in enumerate(starts):
         block = block_estimates(
             model, tf.constant(x[start:start + rows]), num_samples,
-            tf.random.experimental.stateless_fold_in(seed, j))
+            _seeds.block(seed, j))
         for key in parts:
             parts[key].append(block[key].numpy())
         if on_block is not None:

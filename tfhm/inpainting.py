@@ -84,6 +84,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfhm import _checks, _seeds, evaluation, objectives
+from tfhm._math import log_mean_exp
 from tfhm.conditionals.base import require_factorized
 from tfhm.layers import sample_bernoulli_logits
 
@@ -236,7 +237,7 @@ def _any_observed(mask):
 
 def _log_mean_observed(log_w, mask):
     """`log mean_k w_k` per row `[batch]`; exactly 0 with nothing observed."""
-    return tf.where(_any_observed(mask), evaluation.log_mean_exp(log_w, axis=0), 0.0)
+    return tf.where(_any_observed(mask), log_mean_exp(log_w, axis=0), 0.0)
 
 
 def log_likelihood_observed(generator, recognizer, x: tf.Tensor,
@@ -285,7 +286,7 @@ def conditional_log_likelihood(generator, recognizer, x: tf.Tensor,
     x, mask = tf.convert_to_tensor(x, tf.float32), tf.cast(mask, tf.float32)
     log_w_full = objectives.log_importance_weights(  # [K, batch]
         generator, recognizer, x, num_proposals, _seeds_of(seed)["full"])[0]
-    conditional = (evaluation.log_mean_exp(log_w_full, axis=0)
+    conditional = (log_mean_exp(log_w_full, axis=0)
                    - log_likelihood_observed(generator, recognizer, x, mask,
                                              num_proposals, seed, rounds))
     return tf.where(tf.reduce_all(mask > 0.5, axis=-1), 0.0, conditional)
@@ -380,8 +381,7 @@ def _in_blocks(model, graph, x, mask, seed, counts, axis, rounds=ROUNDS, check_m
                    tf.constant(x[start:start + rows]),
                    tf.constant(mask[start:start + rows]),
                    *[tf.constant(c, tf.int32) for c in counts.values()],
-                   seed if len(starts) == 1
-                   else tf.random.experimental.stateless_fold_in(seed, j),
+                   _seeds.part(seed, j, len(starts)),
                    rounds=rounds)
              for j, start in enumerate(starts)]
     return tf.concat(parts, axis=axis)

@@ -339,7 +339,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             return self._train_on(x)
 
     def _train_on(self, x):
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        seed = _seeds.to_stateless(None, self.seed_generator)
         generator_grads, recognizer_grads, logs = estimator_step.compute_gradients(
             self.estimator, self.generator, self.recognizer, x, seed,
             self.num_samples, scale_losses=(self.wake_optimizer.scale_loss,
@@ -366,7 +366,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         else:
             x = self._prepare(data)
             with tf.control_dependencies([x]):  # as in train_step
-                seed = tf.cast(self.seed_generator.next(), tf.int32)
+                seed = _seeds.to_stateless(None, self.seed_generator)
         block = evaluation.block_estimates(self, x, self.eval_num_samples, seed)
         for name in EVAL_LOG_NAMES:
             self._trackers[name].update_state(block[name])
@@ -381,7 +381,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         (with `seed=`) for reproducible numbers.
         """
         x = self._prepare(inputs)
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        seed = _seeds.to_stateless(None, self.seed_generator)
         return objectives.log_importance_weights(
             self.generator, self.recognizer, x, 1, seed)[0][0]
 

@@ -1,7 +1,10 @@
 """Training objectives of wake-sleep and reweighted wake-sleep, as plain functions.
 
-`HelmholtzMachine.train_step` (Keras `fit`) and the custom training loop both
-call `compute_gradients`; the math of each phase is written once, here.
+The estimators "wake_sleep" and "reweighted_wake_sleep"
+(`tfhm.estimators.wake_sleep`) build their losses from `wake_losses` and
+`sleep_loss`; `fit`, `train_step` and the Trainer call
+`tfhm.estimators.step.compute_gradients`, the one training step of every
+estimator. The math of each phase is written once, here.
 
 Notation: x `[batch, data_dim]` data, z = (z_1, ..., z_L) latents from the
 layer next to the data up to the top, K = `num_samples` draws of q per
@@ -28,11 +31,13 @@ the batch); for wake-sleep `w~_k = 1 / K` (K = 1 is the classic algorithm).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import tensorflow as tf
 
 from tfhm import _seeds
+from tfhm._math import effective_sample_size
 from tfhm.algorithms import Algorithm, RecognizerUpdate
 
 __all__ = [
@@ -91,12 +96,6 @@ def importance_weights(log_weights: tf.Tensor) -> tf.Tensor:
     return tf.stop_gradient(tf.nn.softmax(log_weights, axis=0))
 
 
-def effective_sample_size(log_weights: tf.Tensor) -> tf.Tensor:
-    """Kish's effective sample size `1 / sum_k w~_k^2` per example `[batch]`."""
-    weights = tf.nn.softmax(log_weights, axis=0)
-    return 1.0 / tf.reduce_sum(tf.square(weights), axis=0)
-
-
 def wake_losses(generator, recognizer, x: tf.Tensor, num_samples: int,
                 seed: tf.Tensor, algorithm: Algorithm) -> dict:
     """Per-example wake-phase losses of the generator and the recognizer.
@@ -123,7 +122,7 @@ def wake_losses(generator, recognizer, x: tf.Tensor, num_samples: int,
         "generator": -tf.reduce_sum(weights * log_p, axis=0),
         "recognizer": -tf.reduce_sum(weights * log_q, axis=0),
         "elbo": tf.reduce_mean(tf.stop_gradient(log_w), axis=0),
-        "ess": effective_sample_size(tf.stop_gradient(log_w)),
+        "ess": effective_sample_size(log_w),
     }
 
 
@@ -143,70 +142,36 @@ def sleep_loss(generator, recognizer, num_dreams, seed: tf.Tensor) -> tf.Tensor:
     return -recognizer.log_prob(x, latents)
 
 
-def _reduce(per_example, global_batch_size):
-    if global_batch_size is None:
-        return tf.reduce_mean(per_example)
-    return tf.reduce_sum(per_example) / tf.cast(global_batch_size, tf.float32)
-
-
 def compute_gradients(generator, recognizer, x: tf.Tensor, seed: tf.Tensor,
                       algorithm: Algorithm, num_samples: int,
                       recognizer_update: RecognizerUpdate,
                       global_batch_size=None,
                       scale_losses: tuple[Callable, Callable] | None = None
                       ) -> tuple[list, list, dict]:
-    """One wake-sleep step's gradients, one tape per network.
+    """Deprecated: use `tfhm.estimators.step.compute_gradients`, what `fit` calls.
 
-    Args:
-      generator, recognizer: the two networks.
-      x: float32 `[batch, data_dim]` of zeros and ones.
-      seed: int32 `[2]` stateless seed of this step.
-      algorithm: an `Algorithm`.
-      num_samples: K, a Python int.
-      recognizer_update: a `RecognizerUpdate`.
-      global_batch_size: under `tf.distribute`, the global batch size: the
-        losses are then `sum / global_batch_size` on each replica, so that
-        the all-reduced gradient is the global mean. `None`: the mean.
-      scale_losses: None, or a pair of callables `(wake_scale, sleep_scale)`
-        applied to the generator's and the recognizer's loss before
-        differentiation, e.g. the `scale_loss` of two
-        `keras.optimizers.LossScaleOptimizer`s (whose `apply_gradients`
-        unscales). The logged losses are never scaled.
+    Warns `DeprecationWarning` and returns
 
-    Returns:
-      `(generator_grads, recognizer_grads, logs)`: gradient lists aligned with
-      `generator.trainable_variables` and `recognizer.trainable_variables`;
-      `logs` a dict of scalars `wake_loss` (the generator's loss),
-      `sleep_loss` (the recognizer's loss), `elbo`, `ess` (batch means).
+    ```python
+    from tfhm.estimators import step
+    estimator, k = step.make(algorithm, num_samples, recognizer_update)
+    step.compute_gradients(estimator, generator, recognizer, x, seed, k,
+                           global_batch_size, scale_losses)
+    ```
+
+    the gradients and logs of the step of `fit` and the Trainer, bit for bit
+    (the second implementation this function used to be is gone).
+
+    Raises:
+      ValueError: as `tfhm.estimators.step.make`.
     """
-    wake_seed, sleep_seed = tf.unstack(_seeds.split(seed, 2))
-    with tf.GradientTape() as generator_tape, tf.GradientTape() as recognizer_tape:
-        wake = wake_losses(generator, recognizer, x, num_samples, wake_seed,
-                           algorithm)
-        generator_loss = _reduce(wake["generator"], global_batch_size)
-        if recognizer_update == RecognizerUpdate.WAKE:
-            recognizer_loss = _reduce(wake["recognizer"], global_batch_size)
-        else:
-            sleep = _reduce(
-                sleep_loss(generator, recognizer, tf.shape(x)[0], sleep_seed),
-                global_batch_size)
-            if recognizer_update == RecognizerUpdate.SLEEP:
-                recognizer_loss = sleep
-            else:
-                recognizer_loss = 0.5 * (
-                    _reduce(wake["recognizer"], global_batch_size) + sleep)
-        generator_target, recognizer_target = generator_loss, recognizer_loss
-        if scale_losses is not None:
-            generator_target = scale_losses[0](generator_loss)
-            recognizer_target = scale_losses[1](recognizer_loss)
-    generator_grads = generator_tape.gradient(
-        generator_target, generator.trainable_variables)
-    recognizer_grads = recognizer_tape.gradient(
-        recognizer_target, recognizer.trainable_variables)
-    logs = {
-        "wake_loss": generator_loss,
-        "sleep_loss": recognizer_loss,
-        "elbo": _reduce(wake["elbo"], global_batch_size),
-        "ess": _reduce(wake["ess"], global_batch_size),
-    }
-    return generator_grads, recognizer_grads, logs
+    warnings.warn(
+        "tfhm.objectives.compute_gradients is deprecated and will be removed: "
+        "use tfhm.estimators.step.compute_gradients(estimator, generator, "
+        "recognizer, x, seed, num_samples, ...) with `estimator, num_samples = "
+        "tfhm.estimators.step.make(algorithm, num_samples, recognizer_update)`, "
+        "the step that fit and the Trainer run.", DeprecationWarning, stacklevel=2)
+    from tfhm.estimators import step  # here: tfhm.estimators imports this module
+    estimator, k = step.make(algorithm, num_samples, recognizer_update)
+    return step.compute_gradients(estimator, generator, recognizer, x, seed, k,
+                                  global_batch_size, scale_losses)

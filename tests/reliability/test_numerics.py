@@ -13,6 +13,7 @@ import tensorflow as tf
 
 import tfhm
 from tfhm import objectives
+from tfhm.estimators import step as estimator_step
 
 import reliability_support as support
 
@@ -58,10 +59,9 @@ def _check_everything(model, x, num_samples, seed=(3, 4)):
     for algorithm, update in [("wake_sleep", "sleep"),
                               ("reweighted_wake_sleep", "wake"),
                               ("reweighted_wake_sleep", "wake_sleep")]:
-        g, r, logs = objectives.compute_gradients(
-            model.generator, model.recognizer, tf.constant(x), seed,
-            objectives.Algorithm.parse(algorithm), num_samples,
-            objectives.RecognizerUpdate.parse(update))
+        estimator, k = estimator_step.make(algorithm, num_samples, update)
+        g, r, logs = estimator_step.compute_gradients(
+            estimator, model.generator, model.recognizer, tf.constant(x), seed, k)
         assert _all_finite(g), (algorithm, update, "generator gradients")
         assert _all_finite(r), (algorithm, update, "recognizer gradients")
         assert _all_finite(logs.values()), (algorithm, update, logs)

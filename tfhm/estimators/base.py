@@ -37,6 +37,7 @@ from typing import ClassVar, NamedTuple
 
 import tensorflow as tf
 
+from tfhm._math import effective_sample_size
 from tfhm.algorithms import Algorithm, RecognizerUpdate
 from tfhm.estimators import registry
 from tfhm.estimators.registry import get, names, register
@@ -69,7 +70,9 @@ class Estimator:
 
     Subclasses set the class attributes and implement `estimate`; they are
     plain Python objects (stateless ones hold only their options), so one
-    instance per model is cheap.
+    instance per model is cheap. tfhm's own estimators set only `name`:
+    `register` copies the other attributes from their `registry.Spec`, where
+    each is written once.
 
     Class attributes:
       name: the registered name, e.g. "vimco".
@@ -174,18 +177,6 @@ class Estimator:
 
 
 # ------------------------------------------------------------------ helpers
-def log_mean_exp(log_w: tf.Tensor) -> tf.Tensor:
-    """`log (1/K) sum_k exp(log_w_k)` over axis 0: `[K, ...]` -> `[...]`."""
-    k = tf.cast(tf.shape(log_w)[0], log_w.dtype)
-    return tf.reduce_logsumexp(log_w, axis=0) - tf.math.log(k)
-
-
-def effective_sample_size(log_w: tf.Tensor) -> tf.Tensor:
-    """Kish's `1 / sum_k w~_k^2` of the self-normalized weights, `[...]`."""
-    weights = tf.nn.softmax(tf.stop_gradient(log_w), axis=0)
-    return 1.0 / tf.reduce_sum(tf.square(weights), axis=0)
-
-
 def weights_logs(log_w: tf.Tensor, reduce: Reduce) -> dict:
     """The `elbo` and `ess` logs of draws with log-weights `[K, batch]`."""
     log_w = tf.stop_gradient(log_w)

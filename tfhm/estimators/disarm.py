@@ -112,10 +112,6 @@ class DisARM(Estimator):
     """
 
     name = "disarm"
-    objective = "elbo"
-    default_num_samples = 2  # one antithetic pair, the paper's comparisons
-    min_num_samples = 2
-    even_num_samples = True
 
     def check_networks(self, generator, recognizer) -> None:
         for conditional in recognizer.conditionals:

@@ -135,9 +135,6 @@ class NVIL(Estimator):
     """
 
     name = "nvil"
-    objective = "elbo"
-    default_num_samples = 1  # a single-sample estimator
-    options = ("hidden_units", "decay")
 
     def __init__(self, hidden_units=(100,), decay: float = 0.8):
         self.hidden_units = _checks.int_tuple("hidden_units", hidden_units,

@@ -2,7 +2,8 @@
 
 Each estimator has a `Spec`: its name, where its class lives, the objective
 it is unbiased for, its K rules and the options its constructor takes. The
-specs of tfhm's own estimators are listed here, so that `names()`,
+specs of tfhm's own estimators are listed here (and only here: `register`
+copies them onto the classes), so that `names()`,
 `spec(name)` and `resolve(...)` answer without TensorFlow (the command line's
 `--algorithm` choices and `TrainConfig`'s checks); `get(name)` imports the
 estimator's module (and TensorFlow) on first use. `register` adds a user's
@@ -26,7 +27,7 @@ import importlib
 from tfhm import _checks
 from tfhm.algorithms import RecognizerUpdate
 
-__all__ = ["OBJECTIVES", "Spec", "get", "names", "register", "resolve", "spec"]
+__all__ = ["FACTS", "OBJECTIVES", "Spec", "get", "names", "register", "resolve", "spec"]
 
 # What a spec's `objective` may say.
 OBJECTIVES = {
@@ -138,33 +139,55 @@ def get(name: object) -> type:
     return _CLASSES[found.name]
 
 
+# The facts of a `Spec` that an estimator class carries as class attributes.
+FACTS = ("objective", "default_num_samples", "min_num_samples", "even_num_samples",
+         "options")
+
+
 def register(cls: type) -> type:
     """Class decorator: adds an `Estimator` subclass under `cls.name`.
 
-    A class of tfhm's own must agree with its listed `Spec`; another class
-    gets a spec made of its class attributes (`objective`,
-    `default_num_samples`, `min_num_samples`, `even_num_samples`).
+    A class of tfhm's own (the `path` of a listed `Spec`) sets only its
+    `name`: `register` copies the other facts (`FACTS`) from the listed spec
+    onto the class, so that each is written once, in `_BUILTIN`. Another
+    class gets a spec made of its class attributes (`objective`,
+    `default_num_samples`, `min_num_samples`, `even_num_samples`, `options`).
 
     Raises:
       ValueError: no name, a name taken by another class, an objective not in
-        `OBJECTIVES`, or a class that disagrees with tfhm's spec of its name.
+        `OBJECTIVES`, a class of tfhm's own that sets a fact of its spec, or
+        another class that disagrees with the spec listed under its name.
     """
     name = getattr(cls, "name", "")
     if not name or not isinstance(name, str):
         raise ValueError(f"An estimator needs a `name`. Received: {cls!r}")
-    path = f"{cls.__module__}:{cls.__qualname__}"
-    made = Spec(name, path, cls.objective, cls.default_num_samples,
-                cls.min_num_samples, cls.even_num_samples,
-                tuple(getattr(cls, "options", ())))
-    if made.objective not in OBJECTIVES:
-        raise ValueError(f"Unknown objective of {name!r}: expected one of "
-                         f"{sorted(OBJECTIVES)}. Received: {made.objective!r}")
-    if name in _CLASSES and _CLASSES[name] is not cls:
+    if _CLASSES.get(name) is cls:
+        return cls
+    if name in _CLASSES:
         raise ValueError(f"An estimator named {name!r} is already registered: "
                          f"{_CLASSES[name]!r}")
-    if name in _SPECS and _SPECS[name] != made:
-        raise ValueError(f"Estimator {name!r} disagrees with its registered spec: "
-                         f"{_SPECS[name]} != {made}")
+    path = f"{cls.__module__}:{cls.__qualname__}"
+    listed = _SPECS.get(name)
+    if listed is not None and listed.path == path:
+        written = [fact for fact in FACTS if fact in vars(cls)]
+        if written:
+            raise ValueError(
+                f"Estimator {name!r} is listed in the registry, which holds its "
+                f"{', '.join(written)}: leave them out of the class. Received: "
+                f"{', '.join(f'{fact}={vars(cls)[fact]!r}' for fact in written)}")
+        for fact in FACTS:
+            setattr(cls, fact, getattr(listed, fact))
+        made = listed
+    else:
+        made = Spec(name, path, cls.objective, cls.default_num_samples,
+                    cls.min_num_samples, cls.even_num_samples,
+                    tuple(getattr(cls, "options", ())))
+        if made.objective not in OBJECTIVES:
+            raise ValueError(f"Unknown objective of {name!r}: expected one of "
+                             f"{sorted(OBJECTIVES)}. Received: {made.objective!r}")
+        if listed is not None and listed != made:
+            raise ValueError(f"Estimator {name!r} disagrees with its registered "
+                             f"spec: {listed} != {made}")
     _SPECS[name] = made
     _CLASSES[name] = cls
     return cls
@@ -200,7 +223,7 @@ def resolve(algorithm: object = "wake_sleep", num_samples: object = None,
     if recognizer_update is not None:
         update = RecognizerUpdate.parse(recognizer_update)
         if found.name == "wake_sleep" and update != RecognizerUpdate.SLEEP:
-            raise ValueError(  # algorithms.resolve's message
+            raise ValueError(
                 "algorithm='wake_sleep' trains the recognizer on dreams only: "
                 "recognizer_update must be 'sleep' (use "
                 "algorithm='reweighted_wake_sleep' for wake updates of q). "

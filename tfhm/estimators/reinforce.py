@@ -23,14 +23,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfhm.estimators.base import (
-    Estimate,
-    Estimator,
-    draw,
-    log_mean_exp,
-    register,
-    weights_logs,
-)
+from tfhm._math import log_mean_exp
+from tfhm.estimators.base import Estimate, Estimator, draw, register, weights_logs
 
 __all__ = ["Reinforce"]
 
@@ -53,8 +47,6 @@ class Reinforce(Estimator):
     """
 
     name = "reinforce"
-    objective = "bound"
-    default_num_samples = 1
 
     def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
                  update_state) -> Estimate:

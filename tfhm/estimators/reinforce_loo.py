@@ -52,9 +52,6 @@ class ReinforceLOO(Estimator):
     """
 
     name = "reinforce_loo"
-    objective = "elbo"
-    default_num_samples = 4  # the paper's title
-    min_num_samples = 2
 
     def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
                  update_state) -> Estimate:

@@ -63,9 +63,6 @@ class ReweightedWakeSleep(Estimator):
     """
 
     name = "reweighted_wake_sleep"
-    objective = "none"
-    default_num_samples = 5  # Bornschein & Bengio (2015): K = 5 a good trade-off
-    options = ("insomnia",)
 
     def __init__(self, insomnia: float | str | RecognizerUpdate = 0.5):
         if isinstance(insomnia, (str, RecognizerUpdate)):

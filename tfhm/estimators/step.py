@@ -1,12 +1,12 @@
 """One training step's gradients from any estimator: what `fit` and the Trainer call.
 
-`compute_gradients` is `objectives.compute_gradients` for every registered
-estimator: one tape per network, the losses reduced by the batch mean (or
-`sum / global_batch_size` under `tf.distribute`), optionally scaled for
-mixed precision. For "wake_sleep" and "reweighted_wake_sleep" it builds the
-very same losses, in the same order, from the same seeds, so a seeded run
-gives bitwise the weights of `objectives.compute_gradients`
-(tests/test_estimators.py checks the gradients bit for bit).
+`compute_gradients` is tfhm's one training step, for every registered
+estimator: `HelmholtzMachine.train_step` (Keras `fit`) and the Trainer's
+compiled step both call it. One tape per network, the losses reduced by the
+batch mean (or `sum / global_batch_size` under `tf.distribute`), optionally
+scaled for mixed precision. Seeded runs of "wake_sleep" and
+"reweighted_wake_sleep" keep the weights recorded in
+tests/fixtures/seeded_training.npz bit for bit (tests/test_upgrade.py).
 
 The recognizer's tape also differentiates the estimator's own trainable
 variables (NVIL's baseline network): the sleep optimizer updates
@@ -25,7 +25,7 @@ from tfhm.estimators.base import Estimator
 __all__ = ["LOG_NAMES", "compile_config", "compute_gradients", "deserialize",
            "from_compile_config", "make", "recognizer_variables", "serialize"]
 
-# The logs of a step, as `objectives.compute_gradients` names them.
+# The logs of a step, as `fit`'s history and the Trainer's metrics name them.
 LOG_NAMES = ("wake_loss", "sleep_loss", "elbo", "ess")
 
 

@@ -25,14 +25,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfhm.estimators.base import (
-    Estimate,
-    Estimator,
-    draw,
-    log_mean_exp,
-    register,
-    weights_logs,
-)
+from tfhm._math import log_mean_exp
+from tfhm.estimators.base import Estimate, Estimator, draw, register, weights_logs
 
 __all__ = ["VIMCO", "leave_one_out_bounds"]
 
@@ -53,7 +47,7 @@ def leave_one_out_bounds(log_w: tf.Tensor) -> tf.Tensor:
     eye = tf.eye(k, dtype=tf.bool)[:, :, tf.newaxis]  # [K, K, 1]
     swapped = tf.where(eye, others_mean[:, tf.newaxis, :],
                        log_w[tf.newaxis, :, :])  # [K, K, batch]
-    return tf.reduce_logsumexp(swapped, axis=1) - tf.math.log(k_float)
+    return log_mean_exp(swapped, axis=1)
 
 
 @register
@@ -84,9 +78,6 @@ class VIMCO(Estimator):
     """
 
     name = "vimco"
-    objective = "bound"
-    default_num_samples = 5  # Mnih & Rezende (2016) report K = 2 .. 50
-    min_num_samples = 2
 
     def estimate(self, generator, recognizer, x, num_samples, seed, reduce,
                  update_state) -> Estimate:

@@ -10,9 +10,10 @@ bound on the data's likelihood: wake-sleep is a BIASED estimator of the
 ELBO's recognizer gradient (`objective = "none"`; tests/test_estimators.py
 measures the bias on an enumerable model).
 
-The losses are built by `objectives.wake_losses` and `objectives.sleep_loss`
-with the seeds split as `objectives.compute_gradients` splits them, so a
-seeded run gives bitwise the weights it gave before estimators existed.
+The losses are built by `objectives.wake_losses` and `objectives.sleep_loss`,
+the wake phase seeded `_seeds.split(seed, 2)[0]` and the sleep phase
+`[1]`, so a seeded run gives bitwise the weights it gave before estimators
+existed (tests/fixtures/seeded_training.npz, tests/test_upgrade.py).
 
 #### References
 
@@ -34,7 +35,7 @@ __all__ = ["WakeSleep", "wake_sleep_estimate"]
 
 def wake_sleep_estimate(generator, recognizer, x, num_samples, seed, reduce,
                         algorithm: Algorithm, insomnia: float) -> Estimate:
-    """The losses of (reweighted) wake-sleep, exactly as `compute_gradients`.
+    """The losses of (reweighted) wake-sleep, in the order of tfhm 0.1.0's step.
 
     Args:
       generator, recognizer, x, num_samples, seed, reduce: as `Estimator`.
@@ -91,8 +92,6 @@ class WakeSleep(Estimator):
     """
 
     name = "wake_sleep"
-    objective = "none"
-    default_num_samples = 1
 
     @property
     def recognizer_update(self) -> RecognizerUpdate:

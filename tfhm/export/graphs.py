@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tfhm import evaluation, inpainting, objectives
+from tfhm import inpainting, objectives
+from tfhm._math import log_mean_exp
 
 _INT32_MAX = 2**31 - 1
 
@@ -219,7 +220,7 @@ def _log_likelihood(generator, recognizer, x, num_samples, seed,
     seed = _stateless_seed(seed)
     log_w = objectives.log_importance_weights(  # [K, batch]
         generator, recognizer, x, num_samples, seed)[0]
-    return {"log_likelihood": evaluation.log_mean_exp(log_w, axis=0),
+    return {"log_likelihood": log_mean_exp(log_w, axis=0),
             "seed": seed}
 
 

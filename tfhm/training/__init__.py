@@ -1,6 +1,6 @@
 """The training engine: a compiled wake-sleep loop, checkpoints, tf.distribute.
 
-`Trainer` runs the same `objectives.compute_gradients` as
+`Trainer` runs the same `tfhm.estimators.step.compute_gradients` as
 `HelmholtzMachine.train_step`, in its own `tf.function` step (optionally
 XLA-compiled), fed by `tf.data`, under any `tf.distribute` strategy, with
 `tf.train.CheckpointManager` checkpoints that make an interrupted run resume

@@ -1,9 +1,9 @@
 """The Trainer's input pipeline: stateless epoch permutations, sharded batches.
 
-Epoch e visits the examples in the order of
-`tf.random.experimental.index_shuffle(i, seed=_seeds.data_order(seed, e))`,
-a stateless permutation, so that a resumed run can start in the middle of an
-epoch at the very example where the interrupted one stopped.
+Epoch e visits the examples in the order of `_seeds.epoch_batch` (slices of
+the stateless permutation `index_shuffle(i, seed=_seeds.data_order(seed, e))`),
+so that a resumed run can start in the middle of an epoch at the very example
+where the interrupted one stopped.
 """
 
 from __future__ import annotations
@@ -101,7 +101,6 @@ def make_dataset_fn(data: tf.Tensor, epoch: int, start_step: int, *, batch_size:
     """
     num_examples = int(data.shape[0])
     steps = math.ceil(num_examples / batch_size)
-    shuffle_seed = _seeds.data_order(seed, epoch)  # int64 [2]
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         replicas = context.num_replicas_in_sync
@@ -111,13 +110,9 @@ def make_dataset_fn(data: tf.Tensor, epoch: int, start_step: int, *, batch_size:
 
         def element(index):
             step, local_replica = index // local, index % local
-            start = step * batch_size
-            size = tf.minimum(tf.constant(batch_size, tf.int64), num_examples - start)
-            positions = tf.range(start, start + size)  # [size]
-            if shuffle:
-                positions = tf.random.experimental.index_shuffle(
-                    positions, seed=shuffle_seed,
-                    max_index=tf.constant(num_examples - 1, tf.int64))
+            positions = _seeds.epoch_batch(seed, epoch, step, batch_size,
+                                           num_examples, shuffle)  # [size]
+            size = tf.size(positions, out_type=tf.int64)
             shards = []
             for i in range(per_replica):
                 shard = (first_replica + local_replica) * per_replica + i

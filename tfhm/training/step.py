@@ -3,8 +3,8 @@
 One step, for a global batch of B examples split into S shards (S = 1 on one
 device; by default one shard per replica under a strategy):
 
-  seed = model.seed_generator.next()               # the step's stateless seed
-  shard s: seed_s = seed if S == 1 else fold_in(seed, s)
+  seed = _seeds.to_stateless(None, model.seed_generator)  # the step's stateless seed
+  shard s: seed_s = _seeds.part(seed, s, S)        # seed if S == 1, else fold_in(seed, s)
            grads_s = compute_gradients(model.estimator, x_s, seed_s,
                                        global_batch_size=B)
   grads = sum_s grads_s                            # the all-reduce across replicas
@@ -70,12 +70,9 @@ def _gradients_fn(model, per_replica: int, num_shards: int) -> Callable:
         total = None
         for i, x in enumerate(shards):
             x = tf.cast(x, tf.float32)  # [shard, data_dim]
-            if num_shards == 1:
-                shard_seed, batch = seed, None  # exactly fit's train_step
-            else:
-                shard_seed = tf.random.experimental.stateless_fold_in(
-                    seed, tf.cast(replica * per_replica + i, tf.int32))
-                batch = global_batch
+            # One shard: the step's seed and the batch mean, exactly fit's train_step.
+            shard_seed = _seeds.part(seed, replica * per_replica + i, num_shards)
+            batch = None if num_shards == 1 else global_batch
             g, r, logs = estimator_step.compute_gradients(
                 model.estimator, model.generator, model.recognizer, x, shard_seed,
                 model.num_samples, global_batch_size=batch, **scaling)
