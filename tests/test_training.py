@@ -718,3 +718,83 @@ def test_a_ctrl_c_stops_keras_fit_within_one_group_of_steps(seed):
         hm.fit(X_BARS[:200], batch_size=20, epochs=2, verbose=0,
                callbacks=[CtrlCAfterFirstCall()])
     assert int(hm.wake_optimizer.iterations.numpy()) == 5
+
+
+def _rows_without_times(history):
+    return [{k: v for k, v in row.items() if "second" not in k} for row in history]
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_trainer_steps_per_execution_gives_the_same_run(tmp_path, jit_compile):
+    # Issue 27.1: several steps per compiled call change nothing but the
+    # host's work between steps: the same weights, optimizer slots and seed
+    # state (bitwise), the same metrics rows, and checkpoints on the same
+    # steps (a call stops at each multiple of checkpoint_every_steps: 8
+    # steps an epoch, calls of 4 would otherwise straddle steps 3, 6, 9, 12).
+    config = TrainConfig(batch_size=30, epochs=2, lr_wake=1e-2, lr_sleep=1e-2,
+                         eval_max_examples=40, eval_num_samples=5,
+                         checkpoint_every_steps=3, keep_checkpoints=10,
+                         jit_compile=jit_compile)
+    runs = {}
+    for spe in (1, 4, 16):
+        model = _small_hm(data_dim=16)
+        history = Trainer(model, config.replace(steps_per_execution=spe),
+                          run_dir=tmp_path / str(spe), verbose=0).fit(X_BARS)
+        saved = sorted(p.name for p in (tmp_path / str(spe) / "checkpoints").glob("*.index"))
+        runs[spe] = _state(model), _rows_without_times(history), saved
+    assert runs[1][2] == [f"ckpt-{n}.index" for n in (12, 15, 16, 3, 6, 9)]
+    for spe in (4, 16):
+        _assert_same(runs[1][0], runs[spe][0])
+        assert runs[spe][1] == runs[1][1] and runs[spe][2] == runs[1][2]
+
+
+def test_trainer_resumes_a_grouped_run_bitwise(tmp_path):
+    # Issue 27.4: a run of calls of 5 steps, stopped after its first epoch
+    # and resumed (with calls of 3), ends as one uninterrupted run of single
+    # steps does.
+    config = TrainConfig(batch_size=32, epochs=3, lr_wake=1e-2, lr_sleep=1e-2,
+                         eval_max_examples=40, eval_num_samples=5)
+    straight = _small_hm(data_dim=16)
+    history = Trainer(straight, config, verbose=0).fit(X_BARS)
+    Trainer(_small_hm(data_dim=16), config.replace(epochs=1, steps_per_execution=5),
+            run_dir=tmp_path, verbose=0).fit(X_BARS)
+    resumed = _small_hm(seed=5, data_dim=16)
+    resumed_history = Trainer(resumed, config.replace(steps_per_execution=3),
+                              run_dir=tmp_path, verbose=0).fit(X_BARS, resume=True)
+    _assert_same(_state(straight), _state(resumed))
+    assert _rows_without_times(resumed_history) == _rows_without_times(history)
+
+
+@pytest.mark.parametrize("poisoned_step", [2, 7])
+def test_nan_guard_names_the_bad_step_inside_a_call(poisoned_step):
+    # With calls of 3 steps (4 steps an epoch: calls of 3 and 1), a weight
+    # poisoned before step `poisoned_step` is still named exactly, and
+    # training stops at the check after that call.
+    from tfhm.training import step as step_lib
+
+    x, _ = tfhm.datasets.make_bars(200, seed=0)
+    model = tfhm.HelmholtzMachine(data_dim=x.shape[1], latent_dims=(4,), seed=0)
+    config = TrainConfig(epochs=3, batch_size=50, eval_max_examples=0,
+                         check_finite_every_steps=1, steps_per_execution=3)
+    trainer = Trainer(model, config, verbose=0)
+    poisoned, count = model.generator.trainable_variables[0], tf.Variable(0)
+    step_fn = trainer._step_fn
+
+    def poisoning_step(shards, global_batch):
+        count.assign_add(1)
+        poisoned.assign(tf.where(count == poisoned_step,
+                                 tf.fill(poisoned.shape, float("nan")), poisoned))
+        return step_fn(shards, global_batch)
+
+    trainer._steps_fn = step_lib.make_steps_fn(poisoning_step)
+    epoch, step = (poisoned_step - 1) // 4 + 1, (poisoned_step - 1) % 4 + 1
+    with pytest.raises(FloatingPointError,
+                       match=rf"at step {poisoned_step} \(epoch {epoch}, step {step} "):
+        trainer.fit(x)
+    assert int(count.numpy()) == {2: 3, 7: 7}[poisoned_step]  # the end of its call
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, True])
+def test_steps_per_execution_refuses_non_positive_ints(value):
+    with pytest.raises(ValueError, match=r"`steps_per_execution` must be a positive int"):
+        TrainConfig(steps_per_execution=value)

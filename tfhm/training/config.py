@@ -141,6 +141,14 @@ class TrainConfig:
         100, "check for non-finite losses every N steps (and before every "
         "checkpoint); the first bad step is named either way", cli=False,
         resumable=True)
+    # Training steps per compiled call: the host's work (the Ctrl-C check,
+    # counters, progress, the NaN guard's read, checkpoints) runs between
+    # calls. The steps and their bits are the same for every N; checkpoints
+    # still fall on multiples of checkpoint_every_steps (a call stops there).
+    steps_per_execution: int = _field(
+        1, "training steps per compiled call (Ctrl-C, progress, the NaN guard and "
+        "checkpoints act between calls; the weights are the same for every N)",
+        resumable=True)
     # Checkpoints kept in the run folder (older ones are rotated out).
     keep_checkpoints: int = _field(3, "checkpoints kept (older ones are rotated out)",
                                    cli=False, resumable=True)
@@ -151,7 +159,7 @@ class TrainConfig:
                          self.insomnia)
         for name in ("epochs", "batch_size", "eval_num_samples",
                      "diagnostics_num_samples", "keep_checkpoints",
-                     "check_finite_every_steps"):
+                     "check_finite_every_steps", "steps_per_execution"):
             _checks.positive_int(name, getattr(self, name))
         for name in ("num_samples", "num_shards", "checkpoint_every_steps"):
             if getattr(self, name) is not None:

@@ -34,7 +34,7 @@ from tfhm import _seeds
 from tfhm.estimators import step as estimator_step
 
 __all__ = ["LOG_NAMES", "NonFiniteRecord", "check_finite", "loss_scalers",
-           "make_step_fn"]
+           "make_step_fn", "make_steps_fn"]
 
 # The per-step means the step returns, in this order.
 LOG_NAMES = estimator_step.LOG_NAMES
@@ -179,6 +179,30 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
 
     jit = jit_compile and strategy.num_replicas_in_sync == 1
     return tf.function(step, jit_compile=jit or None, reduce_retracing=True)
+
+
+def make_steps_fn(step_fn: Callable) -> Callable:
+    """The `tf.function` that runs `count` steps of `step_fn` in one call.
+
+    The steps are `step_fn`'s, in order, on the iterator's next elements:
+    the same weights, seeds and sums as `count` calls of `step_fn`, without
+    the host's work between them (under XLA each step stays one compiled
+    cluster; the iterator cannot be inside one).
+
+    Args:
+      step_fn: what `make_step_fn` returns.
+
+    Returns:
+      `steps(iterator, count)`: `iterator` an iterator of the distributed
+      dataset of `data.make_dataset_fn` with at least `count` elements left,
+      `count` an int32 scalar tensor (one trace serves every count).
+    """
+    def steps(iterator, count):
+        for _ in tf.range(count):
+            shards, global_batch = next(iterator)
+            step_fn(shards, global_batch)
+
+    return tf.function(steps, reduce_retracing=True)
 
 
 def check_finite(means: np.ndarray, global_step: int, epoch: int, step: int) -> None:

@@ -176,6 +176,7 @@ class Trainer:
         self._step_fn = step_lib.make_step_fn(
             model, self.strategy, self.num_shards, config.jit_compile, self._sums,
             self._nonfinite)
+        self._steps_fn = step_lib.make_steps_fn(self._step_fn)
         self._manager = None
         self._scratch_dir = None
         self._interrupts = InterruptGuard()  # a Ctrl-C is never lost (_interrupts.py)
@@ -327,6 +328,18 @@ class Trainer:
         return {"wake": sums[0] / count, "sleep": sums[1] / count,
                 "elbo": sums[2] / count}
 
+    def _call_size(self, steps_left: int, global_step: int) -> int:
+        """The steps of the next compiled call: up to `steps_per_execution`.
+
+        A call ends at the epoch's end and at the next checkpoint, so
+        checkpoints fall where they would one step a call.
+        """
+        count = min(self.config.steps_per_execution, steps_left)
+        every = self.config.checkpoint_every_steps
+        if every and self.run is not None:
+            count = min(count, every - global_step % every)
+        return count
+
     def _train_epoch(self, data: tf.Tensor, epoch: int) -> dict[str, Any]:
         """Runs the remaining steps of `epoch`; returns its training row."""
         config = self.config
@@ -342,13 +355,18 @@ class Trainer:
         # Host-side step counters: reading the variables back every step
         # would make the host wait for the device.
         global_step = checked = int(self._global_step.numpy())
-        step = start_step
-        for step, (shards, global_batch) in enumerate(dataset, start_step + 1):
+        step, iterator = start_step, iter(dataset)
+        while step < steps_per_epoch:
             self._interrupts.check()  # a Ctrl-C a finalizer swallowed stops here
-            self._step_fn(shards, global_batch)
-            global_step += 1
+            count = self._call_size(steps_per_epoch - step, global_step)
+            if config.steps_per_execution == 1:
+                self._step_fn(*next(iterator))
+            else:
+                self._steps_fn(iterator, tf.constant(count, tf.int32))
+            step += count
+            global_step += count
             self._step.assign(step)
-            self._global_step.assign_add(1)
+            self._global_step.assign_add(count)
             save = bool(every) and self.run is not None and global_step % every == 0
             if save or global_step - checked >= config.check_finite_every_steps:
                 self._check_finite(global_step, epoch, step)
