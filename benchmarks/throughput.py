@@ -1,12 +1,23 @@
-"""Training throughput of one wake-sleep / RWS step, against the matmul limit.
+"""Training throughput: the bare step against the matmul limit, or the whole loop.
 
-Times exactly the step that `HelmholtzMachine.fit` runs: one seed from the
-model's SeedGenerator, `tfhm.objectives.compute_gradients`, and both
-optimizers' `apply_gradients` (Adam), inside one `tf.function`, with and
-without XLA (`jit_compile=True`). For every configuration it prints
-examples/s and the step's achieved matmul FLOP rate, as a fraction of the
-float32 matmul rate this machine reaches, measured in the same run at the
-very shapes the step multiplies (see `matmul_shapes`).
+`--loop step` (the default) times exactly the step that
+`HelmholtzMachine.fit` runs: one seed from the model's SeedGenerator,
+`tfhm.estimators.step.compute_gradients`, and both optimizers' `apply_gradients`
+(Adam), inside one `tf.function`, with and without XLA (`jit_compile=True`).
+For every configuration it prints examples/s and the step's achieved matmul
+FLOP rate, as a fraction of the float32 matmul rate this machine reaches,
+measured in the same run at the very shapes the step multiplies (see
+`matmul_shapes`); section `throughput` of RESULTS.md.
+
+`--loop trainer` times the whole `tfhm.Trainer` loop (tf.data input, one
+`tf.function` step per batch, two Adam updates), and `--loop fit` the same
+settings through `HelmholtzMachine.fit` (Keras' loop, one step per batch),
+since users train with `fit`. Each setting trains `--epochs` epochs of
+`--examples` examples; the first epoch (tracing, XLA compilation) is
+discarded and the best examples/s of the others, from their wall time, is
+reported, in a Markdown table (section `throughput_trainer` or
+`throughput_fit`). Settings run one after the other, not interleaved: on a
+shared machine the figures are noisy.
 
 Example:
 
@@ -14,10 +25,13 @@ Example:
   python benchmarks/throughput.py --models 200 --batch-sizes 1000 --ks 5
   python benchmarks/throughput.py --models 200-200-200/500h --batch-sizes 1000 \
       --ks 5 --xla on --dtype-policies float32 mixed_bfloat16
+  python benchmarks/throughput.py --loop trainer        # 16 settings, 20,000 examples
+  python benchmarks/throughput.py --loop fit --quick    # 5,000 examples per epoch
 """
 
 import argparse
 import collections
+import contextlib
 import os
 import statistics
 import sys
@@ -201,47 +215,237 @@ def compute_dtype(policy):
     return "float32" if policy == "float32" else policy.split("_")[1]
 
 
+# The grid and options of each `--loop`: `None` in parse_args stands for
+# these defaults; an option of another loop only is refused. The loops'
+# grid is that of the Trainer benchmark: 16 settings.
+LOOP_DEFAULTS = {
+    "step": dict(models=",".join(MODELS), ks=[1, 5, 10], seconds=0.5,
+                 matmul_seconds=0.2, peak_size=2048, rounds=7),
+    "trainer": dict(models="200,200-200-200", ks=[5], examples=20000, epochs=3,
+                    quick=False),
+}
+LOOP_DEFAULTS["fit"] = LOOP_DEFAULTS["trainer"]
+# The options of some loops only, name: (type, help), by the loops they apply to.
+OWN_OPTIONS = {
+    ("step",): dict(
+        seconds=(float, "timed seconds per configuration and round"),
+        matmul_seconds=(float, "timed seconds per matmul shape and round"),
+        peak_size=(int, "n of the square n x n matmul quoted as the peak"),
+        rounds=(int, "interleaved rounds; figures are medians over them")),
+    ("trainer", "fit"): dict(
+        examples=(int, "training examples per epoch"),
+        epochs=(int, "epochs per setting, the first one untimed")),
+}
+QUICK_EXAMPLES = 5000
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _common.add_common_args(parser, dtype_policy=False)
-    parser.add_argument("--models", default=",".join(MODELS),
-                        help=f"comma-separated, from {list(MODELS)}")
+    parser.add_argument("--loop", default="step", choices=list(LOOP_DEFAULTS),
+                        help="step: the bare compiled step against the matmul limit; "
+                             "trainer: the whole tfhm.Trainer loop; fit: the whole "
+                             "HelmholtzMachine.fit loop (default: %(default)s)")
+    step, loops = LOOP_DEFAULTS["step"], LOOP_DEFAULTS["trainer"]
+    parser.add_argument("--models", help=f"comma-separated, from {list(MODELS)} (default: "
+                        f"{step['models']} for step, {loops['models']} for the loops)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[100, 1000])
-    parser.add_argument("--ks", type=int, nargs="+", default=[1, 5, 10],
-                        help="K of the reweighted wake-sleep steps")
-    parser.add_argument("--seconds", type=float, default=0.5,
-                        help="timed seconds per configuration and round")
-    parser.add_argument("--matmul-seconds", type=float, default=0.2,
-                        help="timed seconds per matmul shape and round")
-    parser.add_argument("--peak-size", type=int, default=2048,
-                        help="n of the square n x n matmul quoted as the peak")
-    parser.add_argument("--rounds", type=int, default=7,
-                        help="interleaved rounds; figures are medians over them")
+    parser.add_argument("--ks", type=int, nargs="+",
+                        help=f"K of the reweighted wake-sleep steps (default: {step['ks']} "
+                             f"for step, {loops['ks']} for the loops)")
     parser.add_argument("--dtype-policies", nargs="+", default=["float32"],
                         choices=POLICIES,
-                        help="Keras dtype policies to time side by side, in the same "
-                             "rounds (e.g. float32 mixed_bfloat16)")
+                        help="Keras dtype policies to time side by side (with --loop "
+                             "step in the same rounds), e.g. float32 mixed_bfloat16")
     parser.add_argument("--xla", nargs="+", default=["off", "on"], choices=["off", "on"],
                         help="time the step without and/or with XLA")
+    for loops, options in OWN_OPTIONS.items():
+        group = parser.add_argument_group(" and ".join(f"--loop {loop}" for loop in loops))
+        for name, (kind, text) in options.items():
+            group.add_argument(f"--{name.replace('_', '-')}", type=kind,
+                               help=f"{text} (default {LOOP_DEFAULTS[loops[0]][name]})")
+    parser.add_argument("--quick", action="store_true", default=None,
+                        help=f"--loop trainer and fit: {QUICK_EXAMPLES:,} examples per epoch")
     args = parser.parse_args(argv)
+    defaults = LOOP_DEFAULTS[args.loop]
+    for name in sorted({n for d in LOOP_DEFAULTS.values() for n in d} - set(defaults)):
+        if getattr(args, name) is not None:
+            parser.error(f"--{name.replace('_', '-')} does not apply to --loop "
+                         f"{args.loop}. Received: {getattr(args, name)!r}")
+    if args.quick:
+        if args.examples is not None:
+            parser.error("pass --quick or --examples, not both. "
+                         f"Received: --examples {args.examples}")
+        args.examples = QUICK_EXAMPLES
+    for name, default in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     unknown = [m for m in args.models.split(",") if m not in MODELS]
     if unknown:
         parser.error(f"unknown --models {unknown}; expected names from {list(MODELS)}")
+    if args.loop != "step":
+        if args.epochs < 2:
+            parser.error("--epochs must be at least 2: the first epoch (tracing, "
+                         f"compilation) is not timed. Received: {args.epochs}")
+        if args.examples < max(args.batch_sizes):
+            parser.error(f"--examples must hold a batch of every --batch-sizes. "
+                         f"Received: --examples {args.examples}, "
+                         f"--batch-sizes {args.batch_sizes}")
     args.xla = [value == "on" for value in args.xla]
     return args
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    _common.configure_threads(args.threads)
+@contextlib.contextmanager
+def dtype_policy(policy):
+    """Makes `policy` the Keras global dtype policy inside the block."""
     import keras  # pylint: disable=g-import-not-at-top
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
+    previous = keras.config.dtype_policy()
+    _common.configure_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def new_model(cfg):
+    """An uncompiled `HelmholtzMachine` of `cfg.model`, seed 0, in the current policy."""
     import tfhm  # pylint: disable=g-import-not-at-top
 
-    x_train, _ = _common.load_data(args, num_train=4000, num_valid=10)
-    commit, date = _common.git_commit(), _common.utc_now()
+    latent_dims, hidden = MODELS[cfg.model]
+    return tfhm.HelmholtzMachine(784, latent_dims, hidden_units=hidden, seed=0)
+
+
+def adams():
+    """The wake and sleep optimizers of every loop: Adam at 1e-3."""
+    import keras  # pylint: disable=g-import-not-at-top
+
+    return keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3)
+
+
+def trainer_epoch_seconds(cfg, x, epochs):
+    """Wall seconds of each epoch of `tfhm.Trainer.fit` on `x`, `[epochs]`."""
+    import tfhm  # pylint: disable=g-import-not-at-top
+
+    wake, sleep = adams()
+    config = tfhm.TrainConfig(algorithm=cfg.algorithm, num_samples=cfg.k,
+                              batch_size=cfg.batch, epochs=epochs,
+                              jit_compile=cfg.jit, eval_max_examples=0)
+    history = tfhm.Trainer(new_model(cfg), config, wake_optimizer=wake,
+                           sleep_optimizer=sleep, verbose=0).fit(x)
+    return [row["seconds"] for row in history]
+
+
+def fit_epoch_seconds(cfg, x, epochs):
+    """Wall seconds of each epoch of `HelmholtzMachine.fit` on `x`, `[epochs]`."""
+    import keras  # pylint: disable=g-import-not-at-top
+
+    hm = new_model(cfg)
+    hm.compile(*adams(), algorithm=cfg.algorithm, num_samples=cfg.k,
+               jit_compile=cfg.jit)
+    begin, end = [], []
+    clock = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: begin.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: end.append(time.perf_counter()))
+    hm.fit(x, batch_size=cfg.batch, epochs=epochs, verbose=0, callbacks=[clock])
+    return [b - a for a, b in zip(begin, end)]
+
+
+EPOCH_SECONDS = {"trainer": trainer_epoch_seconds, "fit": fit_epoch_seconds}
+
+
+SETTING_COLUMNS = ("model", "batch", "algorithm", "K", "XLA", "policy")
+
+
+def setting_cells(row):
+    """The first cells of a table row: model, batch, algorithm, K, XLA, policy."""
+    alg = "wake-sleep" if row["algorithm"] == "wake_sleep" else "RWS"
+    return [f"SBN {row['model']}", str(row["batch"]), alg, str(row["k"]),
+            "on" if row["jit"] else "off", row["policy"]]
+
+
+def markdown_table(columns, rows):
+    """Lines of a Markdown table of `columns` (names) and `rows` (lists of cells)."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)] + [
+        "| " + " | ".join(cells) + " |" for cells in rows]
+
+
+def ratio_cell(row):
+    return f"{row['vs_float32']:.2f}x" if "vs_float32" in row else "—"
+
+
+def main(argv=None):
+    """Runs `--loop`; returns a dict per setting (its `Config` fields, `ex_s`, ...)."""
+    args = parse_args(argv)
+    _common.configure_threads(args.threads)
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    # Imported before git_commit, which tells whether tfhm is this checkout's.
+    import tfhm  # noqa: F401  # pylint: disable=g-import-not-at-top,unused-import
+
+    # When, where, at which commit (read before the run) and with what.
+    about = (f"Run on {_common.utc_now()}, commit {_common.git_commit()}, "
+             f"{_common.machine_description()}, TensorFlow {tf.__version__}, "
+             f"dtype policies {', '.join(args.dtype_policies)}, "
+             f"{'all cores' if not args.threads else f'{args.threads} threads'}.")
+    if args.loop == "step":
+        x_train, _ = _common.load_data(args, num_train=4000, num_valid=10)
+        return time_steps(args, x_train, tf, about)
+    x_train, _ = _common.load_data(args, num_train=args.examples, num_valid=10)
+    if len(x_train) < args.examples:
+        sys.exit(f"--examples {args.examples} is more than the {len(x_train)} "
+                 "training examples of --data.")
+    return time_loops(args, x_train[:args.examples], about)
+
+
+def time_loops(args, x, about):
+    """`--loop trainer|fit`: examples/s of every setting, from epochs 2 on."""
+    plan = list(configs(args))
+    rows = {}
+    for i, cfg in enumerate(plan):
+        with dtype_policy(cfg.policy):
+            seconds = EPOCH_SECONDS[args.loop](cfg, x, args.epochs)
+        rates = [len(x) / s for s in seconds[1:]]  # examples/s of epochs 2, 3, ...
+        rows[cfg] = dict(cfg._asdict(), ex_s=max(rates), epoch_ex_s=rates,
+                         first_epoch_s=seconds[0])
+        print(f"{i + 1}/{len(plan)}: {' '.join(setting_cells(rows[cfg]))}: "
+              f"{rows[cfg]['ex_s']:,.0f} examples/s", flush=True)
+    for cfg, row in rows.items():
+        twin = cfg._replace(policy="float32")
+        if cfg.policy != "float32" and twin in rows:
+            row["vs_float32"] = row["ex_s"] / rows[twin]["ex_s"]
+    results = list(rows.values())
+    table = markdown_table(
+        [*SETTING_COLUMNS, "examples/s", "vs float32", "first epoch s"],
+        [setting_cells(r) + [f"{r['ex_s']:.0f}", ratio_cell(r), f"{r['first_epoch_s']:.1f}"]
+         for r in results])
+    print("\n".join(table), flush=True)
+    loop = ("`tfhm.Trainer.fit` (tf.data input, one `tf.function` step per batch)"
+            if args.loop == "trainer" else
+            "`HelmholtzMachine.fit` (Keras' loop, one `tf.function` step per batch)")
+    lines = [
+        f"## throughput_{args.loop}: the whole training loop, examples/s",
+        "",
+        about,
+        f"Command: `{_common.command_line()}`",
+        "",
+        f"Each setting trains {args.epochs} epochs of {len(x)} examples through "
+        f"{loop}, two Adam updates per step. `examples/s` is "
+        + ("that of epoch 2" if args.epochs == 2 else f"the best of epochs 2 to {args.epochs}")
+        + " (examples over the epoch's wall time), `first epoch s` "
+        "the first epoch's wall time (tracing and compilation included), `vs "
+        "float32` the ratio of examples/s to the same setting in float32. "
+        "Settings run one after the other on a shared machine.",
+        "",
+        *table,
+    ]
+    _common.write_section(args.results, f"throughput_{args.loop}", "\n".join(lines))
+    return results
+
+
+def time_steps(args, x_train, tf, about):
+    """`--loop step`: the bare step of every setting against the matmul limit."""
     plan = list(configs(args))
     all_shapes = {}
     for cfg in plan:
@@ -259,14 +463,9 @@ def main(argv=None):
         timer.calibrate(args.matmul_seconds)
     steps = {}
     for cfg in plan:
-        latent_dims, hidden = MODELS[cfg.model]
-        keras.config.set_dtype_policy(cfg.policy)
-        try:
-            hm = tfhm.HelmholtzMachine(784, latent_dims, hidden_units=hidden, seed=0)
-            hm.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3),
-                       algorithm=cfg.algorithm, num_samples=cfg.k)
-        finally:
-            keras.config.set_dtype_policy("float32")
+        with dtype_policy(cfg.policy):
+            hm = new_model(cfg)
+            hm.compile(*adams(), algorithm=cfg.algorithm, num_samples=cfg.k)
         batches = [tf.constant(x_train[i * cfg.batch:(i + 1) * cfg.batch])
                    for i in range(max(1, min(4, len(x_train) // cfg.batch)))]
         steps[cfg] = Timer(make_step(hm, cfg.jit), batches)
@@ -299,9 +498,7 @@ def main(argv=None):
     results = []
     for cfg in plan:
         rows = per_round[cfg]
-        row = dict(model=cfg.model, batch=cfg.batch, algorithm=cfg.algorithm, k=cfg.k,
-                   jit=cfg.jit, policy=cfg.policy,
-                   ex_s=med(rows, "ex_s"), gflops=med(rows, "gflops"),
+        row = dict(cfg._asdict(), ex_s=med(rows, "ex_s"), gflops=med(rows, "gflops"),
                    limit=med(rows, "limit"), fraction=med(rows, "fraction"),
                    mflop_per_step=flops(all_shapes[cfg[:4]]) / 1e6)
         twin = cfg._replace(policy="float32")
@@ -319,9 +516,7 @@ def main(argv=None):
     lines = [
         "## throughput: one training step, examples/s and matmul utilization",
         "",
-        f"Run on {date}, commit {commit}, {_common.machine_description()}, "
-        f"TensorFlow {tf.__version__}, dtype policies {', '.join(args.dtype_policies)}, "
-        f"{'all cores' if not args.threads else f'{args.threads} threads'}.",
+        about,
         f"Command: `{_common.command_line()}`",
         "",
         "The step is the one `fit` runs (seed, `tfhm.estimators.step."
@@ -343,18 +538,14 @@ def main(argv=None):
         "the per-round fractions, `vs float32` the median per-round ratio of "
         "examples/s to the same configuration in float32.",
         "",
-        "| model | batch | algorithm | K | XLA | policy | examples/s | vs float32 "
-        "| MFLOP/step | GFLOP/s | limit GFLOP/s | fraction of limit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        *markdown_table(
+            [*SETTING_COLUMNS, "examples/s", "vs float32", "MFLOP/step", "GFLOP/s",
+             "limit GFLOP/s", "fraction of limit"],
+            [setting_cells(r) + [
+                f"{r['ex_s']:.0f}", ratio_cell(r), f"{r['mflop_per_step']:.1f}",
+                f"{r['gflops']:.1f}", f"{r['limit']:.1f}", f"{100 * r['fraction']:.0f}%"]
+             for r in results]),
     ]
-    for r in results:
-        alg = "wake-sleep" if r["algorithm"] == "wake_sleep" else "RWS"
-        ratio = f"{r['vs_float32']:.2f}x" if "vs_float32" in r else "—"
-        lines.append(
-            f"| SBN {r['model']} | {r['batch']} | {alg} | {r['k']} | "
-            f"{'on' if r['jit'] else 'off'} | {r['policy']} | {r['ex_s']:.0f} | {ratio} | "
-            f"{r['mflop_per_step']:.1f} | {r['gflops']:.1f} | {r['limit']:.1f} | "
-            f"{100 * r['fraction']:.0f}% |")
     _common.write_section(args.results, "throughput", "\n".join(lines))
     return results
 

@@ -222,6 +222,55 @@ def test_throughput_runs_and_reports_a_fraction(tmp_path):
     assert "fraction of limit" in _section(results, "throughput")
 
 
+def _markdown_rows(text):
+    """The rows of the first Markdown table in `text`, as dicts by column."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    split = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    return [dict(zip(split[0], cells)) for cells in split[2:]]
+
+
+@pytest.mark.parametrize("loop", ["trainer", "fit"])
+def test_throughput_loop_reports_examples_per_second_per_setting(loop, tmp_path, capsys):
+    tp = _load("throughput")
+    results = tmp_path / "RESULTS.md"
+    rows = tp.main(["--loop", loop, "--synthetic", "--models", "200", "--batch-sizes", "20",
+                    "--ks", "2", "--xla", "off", "--examples", "60", "--epochs", "2",
+                    "--results", str(results)])
+    table = _markdown_rows(capsys.readouterr().out)
+    settings = ["model", "batch", "algorithm", "K", "XLA", "policy"]
+    assert [[r[c] for c in settings] for r in table] == [
+        ["SBN 200", "20", "wake-sleep", "1", "off", "float32"],
+        ["SBN 200", "20", "RWS", "2", "off", "float32"]]
+    assert all(float(r["examples/s"]) > 0 for r in table)
+    # Epoch 2's examples over its wall time, the first epoch left out.
+    assert [len(r["epoch_ex_s"]) for r in rows] == [1, 1]
+    assert [f"{r['ex_s']:.0f}" for r in rows] == [r["examples/s"] for r in table]
+    assert _markdown_rows(_section(results, f"throughput_{loop}")) == table
+
+
+@pytest.mark.parametrize("argv, wrong", [
+    (["--loop", "trainer", "--seconds", "1"], "--seconds does not apply to --loop trainer"),
+    (["--quick"], "--quick does not apply to --loop step"),
+    (["--loop", "fit", "--epochs", "1"], "--epochs must be at least 2"),
+    (["--loop", "fit", "--quick", "--examples", "10"], "--quick or --examples"),
+    (["--loop", "fit", "--examples", "50", "--batch-sizes", "100"], "hold a batch"),
+])
+def test_throughput_refuses_bad_loop_options(argv, wrong, capsys):
+    tp = _load("throughput")
+    with pytest.raises(SystemExit):
+        tp.parse_args(argv)
+    assert wrong in capsys.readouterr().err
+
+
+def test_throughput_loop_defaults_are_the_trainer_grid():
+    tp = _load("throughput")
+    args = tp.parse_args(["--loop", "trainer", "--quick"])
+    assert (args.examples, args.epochs) == (5000, 3)
+    assert len(list(tp.configs(args))) == 16  # 2 models, 2 algorithms, 2 batches, 2 XLA
+    step = tp.parse_args([])
+    assert step.ks == [1, 5, 10] and step.models.split(",") == list(tp.MODELS)
+
+
 def test_vs_pyro_tfhm_half_without_pyro(tmp_path):
     vs = _load("vs_pyro")
     results = tmp_path / "RESULTS.md"
