@@ -198,7 +198,9 @@ class Timer:
         return self.calls / (time.perf_counter() - start)
 
 
-Config = collections.namedtuple("Config", "model batch algorithm k jit policy")
+# spe: steps per compiled call (the loops' `steps_per_execution`; 1 for step).
+Config = collections.namedtuple("Config", "model batch algorithm k jit policy spe",
+                                defaults=(1,))
 
 
 def configs(args):
@@ -208,7 +210,8 @@ def configs(args):
                     ("reweighted_wake_sleep", k) for k in args.ks]:
                 for jit in args.xla:
                     for policy in args.dtype_policies:
-                        yield Config(model, batch, algorithm, k, jit, policy)
+                        for spe in getattr(args, "steps_per_execution", None) or [1]:
+                            yield Config(model, batch, algorithm, k, jit, policy, spe)
 
 
 def compute_dtype(policy):
@@ -222,7 +225,7 @@ LOOP_DEFAULTS = {
     "step": dict(models=",".join(MODELS), ks=[1, 5, 10], seconds=0.5,
                  matmul_seconds=0.2, peak_size=2048, rounds=7),
     "trainer": dict(models="200,200-200-200", ks=[5], examples=20000, epochs=3,
-                    quick=False),
+                    quick=False, steps_per_execution=[1]),
 }
 LOOP_DEFAULTS["fit"] = LOOP_DEFAULTS["trainer"]
 # The options of some loops only, name: (type, help), by the loops they apply to.
@@ -265,6 +268,10 @@ def parse_args(argv=None):
         for name, (kind, text) in options.items():
             group.add_argument(f"--{name.replace('_', '-')}", type=kind,
                                help=f"{text} (default {LOOP_DEFAULTS[loops[0]][name]})")
+    parser.add_argument("--steps-per-execution", type=int, nargs="+",
+                        help="--loop trainer and fit: training steps per compiled call "
+                             "(TrainConfig's / compile's steps_per_execution), timed "
+                             "side by side (default 1)")
     parser.add_argument("--quick", action="store_true", default=None,
                         help=f"--loop trainer and fit: {QUICK_EXAMPLES:,} examples per epoch")
     args = parser.parse_args(argv)
@@ -331,7 +338,8 @@ def trainer_epoch_seconds(cfg, x, epochs):
     wake, sleep = adams()
     config = tfhm.TrainConfig(algorithm=cfg.algorithm, num_samples=cfg.k,
                               batch_size=cfg.batch, epochs=epochs,
-                              jit_compile=cfg.jit, eval_max_examples=0)
+                              jit_compile=cfg.jit, eval_max_examples=0,
+                              steps_per_execution=cfg.spe)
     history = tfhm.Trainer(new_model(cfg), config, wake_optimizer=wake,
                            sleep_optimizer=sleep, verbose=0).fit(x)
     return [row["seconds"] for row in history]
@@ -343,7 +351,7 @@ def fit_epoch_seconds(cfg, x, epochs):
 
     hm = new_model(cfg)
     hm.compile(*adams(), algorithm=cfg.algorithm, num_samples=cfg.k,
-               jit_compile=cfg.jit)
+               jit_compile=cfg.jit, steps_per_execution=cfg.spe)
     begin, end = [], []
     clock = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: begin.append(time.perf_counter()),
@@ -417,9 +425,9 @@ def time_loops(args, x, about):
             row["vs_float32"] = row["ex_s"] / rows[twin]["ex_s"]
     results = list(rows.values())
     table = markdown_table(
-        [*SETTING_COLUMNS, "examples/s", "vs float32", "first epoch s"],
-        [setting_cells(r) + [f"{r['ex_s']:.0f}", ratio_cell(r), f"{r['first_epoch_s']:.1f}"]
-         for r in results])
+        [*SETTING_COLUMNS, "steps/call", "examples/s", "vs float32", "first epoch s"],
+        [setting_cells(r) + [str(r["spe"]), f"{r['ex_s']:.0f}", ratio_cell(r),
+                             f"{r['first_epoch_s']:.1f}"] for r in results])
     print("\n".join(table), flush=True)
     loop = ("`tfhm.Trainer.fit` (tf.data input, one `tf.function` step per batch)"
             if args.loop == "trainer" else

@@ -235,15 +235,17 @@ def test_throughput_loop_reports_examples_per_second_per_setting(loop, tmp_path,
     results = tmp_path / "RESULTS.md"
     rows = tp.main(["--loop", loop, "--synthetic", "--models", "200", "--batch-sizes", "20",
                     "--ks", "2", "--xla", "off", "--examples", "60", "--epochs", "2",
-                    "--results", str(results)])
+                    "--steps-per-execution", "1", "3", "--results", str(results)])
     table = _markdown_rows(capsys.readouterr().out)
-    settings = ["model", "batch", "algorithm", "K", "XLA", "policy"]
+    settings = ["model", "batch", "algorithm", "K", "XLA", "policy", "steps/call"]
     assert [[r[c] for c in settings] for r in table] == [
-        ["SBN 200", "20", "wake-sleep", "1", "off", "float32"],
-        ["SBN 200", "20", "RWS", "2", "off", "float32"]]
+        ["SBN 200", "20", "wake-sleep", "1", "off", "float32", "1"],
+        ["SBN 200", "20", "wake-sleep", "1", "off", "float32", "3"],
+        ["SBN 200", "20", "RWS", "2", "off", "float32", "1"],
+        ["SBN 200", "20", "RWS", "2", "off", "float32", "3"]]
     assert all(float(r["examples/s"]) > 0 for r in table)
     # Epoch 2's examples over its wall time, the first epoch left out.
-    assert [len(r["epoch_ex_s"]) for r in rows] == [1, 1]
+    assert [len(r["epoch_ex_s"]) for r in rows] == [1, 1, 1, 1]
     assert [f"{r['ex_s']:.0f}" for r in rows] == [r["examples/s"] for r in table]
     assert _markdown_rows(_section(results, f"throughput_{loop}")) == table
 
@@ -251,6 +253,7 @@ def test_throughput_loop_reports_examples_per_second_per_setting(loop, tmp_path,
 @pytest.mark.parametrize("argv, wrong", [
     (["--loop", "trainer", "--seconds", "1"], "--seconds does not apply to --loop trainer"),
     (["--quick"], "--quick does not apply to --loop step"),
+    (["--steps-per-execution", "10"], "--steps-per-execution does not apply to --loop step"),
     (["--loop", "fit", "--epochs", "1"], "--epochs must be at least 2"),
     (["--loop", "fit", "--quick", "--examples", "10"], "--quick or --examples"),
     (["--loop", "fit", "--examples", "50", "--batch-sizes", "100"], "hold a batch"),
