@@ -459,18 +459,15 @@ def test_wake_sleep_adapters_follow_the_documented_losses(global_batch, scaled):
     assert set(ws[2]) == set(step.LOG_NAMES)
 
 
-def test_objectives_compute_gradients_is_a_deprecated_alias_of_the_step():
-    gen, rec = NETWORKS["two_layers"]
-    x, seed = tf.constant(X), tf.constant([5, 6])
-    with pytest.warns(DeprecationWarning, match=r"estimators\.step\.compute_gradients"):
-        old = objectives.compute_gradients(gen, rec, x, seed,
-                                           Algorithm.REWEIGHTED_WAKE_SLEEP, 3,
-                                           RecognizerUpdate.WAKE)
-    estimator, k = step.make("reweighted_wake_sleep", 3, "wake")
-    new = step.compute_gradients(estimator, gen, rec, x, seed, k)
-    for u, v in zip(old[0] + old[1], new[0] + new[1]):
-        np.testing.assert_array_equal(u.numpy(), v.numpy())
-    assert old[2].keys() == new[2].keys()
+def test_objectives_compute_gradients_is_gone_with_a_message():
+    # Issue 26.4: the second implementation of the step is retired; its name
+    # says what replaces it (and a name that never existed, Python's message).
+    with pytest.raises(AttributeError, match=r"compute_gradients was removed.*"
+                                             r"tfhm\.estimators\.step\.compute_gradients"):
+        objectives.compute_gradients  # noqa: B018
+    with pytest.raises(AttributeError, match=r"has no attribute 'nothing'"):
+        objectives.nothing  # noqa: B018
+    assert "compute_gradients" not in objectives.__all__
 
 
 # ------------------------------------------------------------------ NVIL

@@ -76,7 +76,8 @@ def test_epoch_metrics_are_example_means():
     # means weighted by batch size; fit's tracker averages the batch means.
     hm = _small_hm()
     config = TrainConfig(batch_size=100, epochs=1, shuffle=False,
-                         eval_max_examples=0, lr_wake=1e-9, lr_sleep=1e-9)
+                         eval_max_examples=0, lr_wake=1e-9, lr_sleep=1e-9,
+                         steps_per_execution=1)  # the spy watches single steps
     trainer = Trainer(hm, config, verbose=0)
     x = X_DIGITS[:250]
     logs = []
@@ -529,7 +530,7 @@ def test_a_ctrl_c_that_a_finalizer_swallows_still_stops_the_trainer(monkeypatch)
     reports = []
     monkeypatch.setattr(sys, "unraisablehook", reports.append)
     config = TrainConfig(epochs=3, batch_size=24, eval_max_examples=24,
-                         eval_num_samples=2, seed=0)
+                         eval_num_samples=2, seed=0, steps_per_execution=1)
     trainer = Trainer(_small_hm(data_dim=16), config, verbose=0)
     step_fn, calls = trainer._step_fn, []
 
@@ -798,3 +799,25 @@ def test_nan_guard_names_the_bad_step_inside_a_call(poisoned_step):
 def test_steps_per_execution_refuses_non_positive_ints(value):
     with pytest.raises(ValueError, match=r"`steps_per_execution` must be a positive int"):
         TrainConfig(steps_per_execution=value)
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_a_ctrl_c_stops_the_trainer_after_the_call_it_came_in():
+    # Issue 27.4: with calls of 4 steps (10 steps an epoch: calls of 4, 4,
+    # 2), a Ctrl-C that a finalizer swallows during the second call stops the
+    # run after that call: 8 steps, not the epoch's 10 or the run's 30.
+    config = TrainConfig(epochs=3, batch_size=24, eval_max_examples=0, seed=0,
+                         steps_per_execution=4)
+    trainer = Trainer(_small_hm(data_dim=16), config, verbose=0)
+    steps_fn, calls = trainer._steps_fn, []
+
+    def call_then_ctrl_c(iterator, count):
+        steps_fn(iterator, count)
+        calls.append(int(count))
+        if len(calls) == 2:
+            _SigintInFinalizer()
+
+    trainer._steps_fn = call_then_ctrl_c
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit(X_BARS)
+    assert calls == [4, 4] and int(trainer._global_step.numpy()) == 8

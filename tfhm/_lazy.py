@@ -15,7 +15,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["attach"]
+__all__ = ["attach", "removed"]
 
 
 def attach(package: str, namespace: dict[str, Any], attributes: Mapping[str, str],
@@ -50,3 +50,22 @@ def attach(package: str, namespace: dict[str, Any], attributes: Mapping[str, str
         return sorted(set(namespace) | shown)
 
     return __getattr__, __dir__
+
+
+def removed(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """The `__getattr__` of a module some of whose names were removed (NumPy's way).
+
+    Args:
+      module: the module's `__name__`.
+      names: removed name -> the message saying what replaces it.
+
+    Returns:
+      `__getattr__(name)`, raising `AttributeError` with the name's message,
+      or Python's own message for a name that never existed.
+    """
+    def __getattr__(name: str) -> Any:
+        if name in names:
+            raise AttributeError(names[name])
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+
+    return __getattr__

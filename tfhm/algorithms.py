@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import enum
 
+from tfhm import _lazy
+
 __all__ = ["Algorithm", "RecognizerUpdate"]
 
 
@@ -102,9 +104,4 @@ _REMOVED = {
         "itself."),
 }
 
-
-def __getattr__(name: str):
-    """PEP 562: a clear `AttributeError` for a removed name (NumPy's way)."""
-    if name in _REMOVED:
-        raise AttributeError(_REMOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = _lazy.removed(__name__, _REMOVED)

@@ -31,19 +31,15 @@ the batch); for wake-sleep `w~_k = 1 / K` (K = 1 is the classic algorithm).
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
-
 import tensorflow as tf
 
-from tfhm import _seeds
+from tfhm import _lazy, _seeds
 from tfhm._math import effective_sample_size
 from tfhm.algorithms import Algorithm, RecognizerUpdate
 
 __all__ = [
     "Algorithm",
     "RecognizerUpdate",
-    "compute_gradients",
     "effective_sample_size",
     "importance_weights",
     "log_importance_weights",
@@ -142,36 +138,14 @@ def sleep_loss(generator, recognizer, num_dreams, seed: tf.Tensor) -> tf.Tensor:
     return -recognizer.log_prob(x, latents)
 
 
-def compute_gradients(generator, recognizer, x: tf.Tensor, seed: tf.Tensor,
-                      algorithm: Algorithm, num_samples: int,
-                      recognizer_update: RecognizerUpdate,
-                      global_batch_size=None,
-                      scale_losses: tuple[Callable, Callable] | None = None
-                      ) -> tuple[list, list, dict]:
-    """Deprecated: use `tfhm.estimators.step.compute_gradients`, what `fit` calls.
-
-    Warns `DeprecationWarning` and returns
-
-    ```python
-    from tfhm.estimators import step
-    estimator, k = step.make(algorithm, num_samples, recognizer_update)
-    step.compute_gradients(estimator, generator, recognizer, x, seed, k,
-                           global_batch_size, scale_losses)
-    ```
-
-    the gradients and logs of the step of `fit` and the Trainer, bit for bit
-    (the second implementation this function used to be is gone).
-
-    Raises:
-      ValueError: as `tfhm.estimators.step.make`.
-    """
-    warnings.warn(
-        "tfhm.objectives.compute_gradients is deprecated and will be removed: "
-        "use tfhm.estimators.step.compute_gradients(estimator, generator, "
-        "recognizer, x, seed, num_samples, ...) with `estimator, num_samples = "
+# Names this module no longer has, and what replaces them.
+_REMOVED = {
+    "compute_gradients": (
+        "tfhm.objectives.compute_gradients was removed (a second implementation "
+        "of the training step, kept only as the tests' oracle): use "
+        "tfhm.estimators.step.compute_gradients(estimator, generator, recognizer, "
+        "x, seed, num_samples, ...) with `estimator, num_samples = "
         "tfhm.estimators.step.make(algorithm, num_samples, recognizer_update)`, "
-        "the step that fit and the Trainer run.", DeprecationWarning, stacklevel=2)
-    from tfhm.estimators import step  # here: tfhm.estimators imports this module
-    estimator, k = step.make(algorithm, num_samples, recognizer_update)
-    return step.compute_gradients(estimator, generator, recognizer, x, seed, k,
-                                  global_batch_size, scale_losses)
+        "the step that fit and the Trainer run."),
+}
+__getattr__ = _lazy.removed(__name__, _REMOVED)

@@ -150,7 +150,7 @@ def test_non_finite_step_stops_training_and_keeps_the_checkpoint(tmp_path):
     model = tfhm.HelmholtzMachine(data_dim=x.shape[1], latent_dims=(4, 2),
                                   hidden_units=(6,), seed=0)
     config = TrainConfig(epochs=2, batch_size=50, checkpoint_every_steps=2,
-                         eval_max_examples=0)
+                         eval_max_examples=0, steps_per_execution=1)  # one step a call
     trainer = Trainer(model, config, run_dir=tmp_path / "run", verbose=0)
     step_fn, calls = trainer._step_fn, []  # pylint: disable=protected-access
     poisoned = model.generator.trainable_variables[0]
@@ -187,7 +187,7 @@ def test_nan_guard_names_the_first_bad_step_between_checks(every, poisoned_call)
     x, _ = tfhm.datasets.make_bars(200, seed=0)
     model = tfhm.HelmholtzMachine(data_dim=x.shape[1], latent_dims=(4,), seed=0)
     config = TrainConfig(epochs=3, batch_size=50, eval_max_examples=0,
-                         check_finite_every_steps=every)
+                         check_finite_every_steps=every, steps_per_execution=1)
     trainer = Trainer(model, config, verbose=0)
     step_fn, calls = trainer._step_fn, []  # pylint: disable=protected-access
     poisoned = model.generator.trainable_variables[0]

@@ -145,8 +145,11 @@ class TrainConfig:
     # counters, progress, the NaN guard's read, checkpoints) runs between
     # calls. The steps and their bits are the same for every N; checkpoints
     # still fall on multiples of checkpoint_every_steps (a call stops there).
+    # 10: at batch 100 (SBN 200, RWS K=5, XLA) 1.09x the examples/s of one
+    # step a call on one thread and 1.17x on two; 50 gains no more
+    # (docs/performance.md).
     steps_per_execution: int = _field(
-        1, "training steps per compiled call (Ctrl-C, progress, the NaN guard and "
+        10, "training steps per compiled call (Ctrl-C, progress, the NaN guard and "
         "checkpoints act between calls; the weights are the same for every N)",
         resumable=True)
     # Checkpoints kept in the run folder (older ones are rotated out).
