@@ -65,6 +65,10 @@ def parse_args(argv=None):
                              "--epochs epochs (a time-to-quality race)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--num-samples", type=int, default=5, help="K particles")
+    parser.add_argument("--steps-per-execution", type=int, default=10,
+                        help="tfhm's training steps per compiled call (compile's "
+                             "steps_per_execution; must divide an epoch's steps; "
+                             "docs/training_loop.md; default %(default)s)")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--recognizer-update", default="wake",
                         choices=["wake", "wake_sleep"])
@@ -101,7 +105,8 @@ class TfhmRunner:
             wake_optimizer=keras.optimizers.Adam(args.learning_rate),
             sleep_optimizer=keras.optimizers.Adam(args.learning_rate),
             algorithm="reweighted_wake_sleep", num_samples=args.num_samples,
-            recognizer_update=args.recognizer_update, jit_compile=True)
+            recognizer_update=args.recognizer_update, jit_compile=True,
+            steps_per_execution=args.steps_per_execution)
         self.epoch = 0
 
     def train_epoch(self, x, max_seconds=math.inf):
@@ -349,7 +354,8 @@ def report(args, results, ratio, commit, date):
         f"Run on {date}, commit {commit}, {_common.machine_description()}, "
         f"{versions}, "
         f"{'all cores' if not args.threads else f'{args.threads} thread(s)'}, "
-        f"tfhm's dtype policy {args.dtype_policy} (Pyro: float32).",
+        f"tfhm's dtype policy {args.dtype_policy} (Pyro: float32), tfhm with XLA "
+        f"and {args.steps_per_execution} steps per compiled call.",
         f"Command: `{_common.command_line()}`",
         "",
         f"Linear SBN {model}, reweighted wake-sleep K={args.num_samples}, batch "
