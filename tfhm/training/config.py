@@ -145,13 +145,16 @@ class TrainConfig:
     # counters, progress, the NaN guard's read, checkpoints) runs between
     # calls. The steps and their bits are the same for every N; checkpoints
     # still fall on multiples of checkpoint_every_steps (a call stops there).
-    # 10: at batch 100 (SBN 200, RWS K=5, XLA) 1.09x the examples/s of one
-    # step a call on one thread and 1.17x on two; 50 gains no more
-    # (docs/performance.md).
+    # At batch 100 (SBN 200, RWS K=5, XLA) 10 gave 1.09x the examples/s of
+    # one step a call on one thread and 1.17x on two (docs/performance.md).
+    # 1 by default: vimco's and reinforce_loo's grouped steps differ from
+    # single ones in their last bits (6e-8 to 1.2e-7 after one epoch, without
+    # XLA), which would break their bitwise match with `fit`.
     steps_per_execution: int = _field(
-        10, "training steps per compiled call (Ctrl-C, progress, the NaN guard and "
-        "checkpoints act between calls; the weights are the same for every N)",
-        resumable=True)
+        1, "training steps per compiled call (Ctrl-C, progress, the NaN guard and "
+        "checkpoints act between calls; bitwise the same weights for wake-sleep, "
+        "RWS, reinforce, nvil and disarm, last-bit differences for vimco and "
+        "reinforce_loo)", resumable=True)
     # Checkpoints kept in the run folder (older ones are rotated out).
     keep_checkpoints: int = _field(3, "checkpoints kept (older ones are rotated out)",
                                    cli=False, resumable=True)
