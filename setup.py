@@ -37,7 +37,7 @@ setup(
     extras_require={
         "test": [
             "pytest",
-            "pytest-xdist",  # optional: python -m pytest -n 2 (docs/testing.md)
+            "pytest-xdist>=3.2",  # .ci/run: -n 2 --dist worksteal (docs/testing.md)
             "scipy",
             "hypothesis",
             "nbclient",

@@ -31,6 +31,9 @@ class Row:
     algorithm: str  # A name of `tfhm.estimators.names()`.
     num_samples: int  # K draws of q per example during training.
     published: tuple  # ((what, nats, citation), ...), the first is the target.
+    # Names of `tfhm.conditionals.names()`, every layer of p and of q (issue 24).
+    generator_conditional: str = "sbn"
+    recognizer_conditional: str = "sbn"
 
 
 ROWS = {row.name: row for row in (
@@ -48,6 +51,12 @@ ROWS = {row.name: row for row in (
     # Issue 13: VIMCO beside RWS on the same model and recipe.
     Row("sbn200x3_vimco5", "SBN 200-200-200", (200, 200, 200), "vimco", 5,
         (("VIMCO, K=5", 92.8, VIMCO), ("VIMCO, K=50", 91.9, VIMCO))),
+    # Issue 24: the deep SBN generator with DARN recognizer layers. Its target is
+    # the paper's figure for the model with SBN layers in q (B&B 2015 report that
+    # autoregressive q layers do better; their DARN-q figure is not verified here).
+    Row("sbn_deep_darnq_rws5", "SBN 10-100-200-300-400, DARN q", (400, 300, 200, 100, 10),
+        "reweighted_wake_sleep", 5, (("RWS, K=5, SBN q", 85.5, RWS),),
+        recognizer_conditional="darn"),
 )}
 
 

@@ -1,13 +1,12 @@
 """Trains the binarized-MNIST rows of the literature and writes their figures.
 
-Each row (`mnist_rows.ROWS`) is a sigmoid belief net trained by
-`HelmholtzMachine.fit` (Adam for both networks, XLA by default) in its run
-folder `<run-dir>/<row>/`, a `tfhm.run_dir.RunDir`: `model.keras` (weights,
-optimizers, random stream; rewritten atomically every epoch), `metrics.csv`
-(one line per epoch), `config.json` (recipe, invocations), `best.keras` and
-`metrics.json` (the evaluation). Running the script again resumes every row
-where it stopped (`--budget-minutes` per row and invocation). A row of
-`state.json` (before issue 26) is read as it is, converted once it runs on.
+Each row (`mnist_rows.ROWS`; SBN layers unless it names others) is trained by
+`HelmholtzMachine.fit` (Adam, XLA by default) in its run folder `<run-dir>/<row>/`,
+a `tfhm.run_dir.RunDir`: `model.keras` (weights, optimizers, random stream;
+rewritten atomically every epoch), `metrics.csv` (one line per epoch), `config.json`
+(recipe, invocations), `best.keras` and `metrics.json` (the evaluation). Running
+the script again resumes every row where it stopped (`--budget-minutes` per row
+and invocation). A `state.json` row (before issue 26) is read, converted as it runs.
 
 The evaluation is the papers' protocol: the importance-sampled
 log-likelihood, K = `--eval-samples` (5,000) on `--eval-images` (all 10,000)
@@ -101,7 +100,8 @@ def _restore(row, args, run):
         hm = run.load_model()
         hm.jit_compile, hm.eval_num_samples = not args.no_jit, args.monitor_samples
         return hm
-    hm = tfhm.HelmholtzMachine(_common.DATA_DIM, row.latent_dims, seed=args.seed)
+    hm = tfhm.HelmholtzMachine(_common.DATA_DIM, row.latent_dims, seed=args.seed, **{
+        k: getattr(row, k) for k in ("generator_conditional", "recognizer_conditional")})
     hm.compile(wake_optimizer=keras.optimizers.Adam(args.learning_rate),
                sleep_optimizer=keras.optimizers.Adam(args.learning_rate),
                algorithm=row.algorithm, num_samples=row.num_samples,

@@ -4,6 +4,14 @@ import os
 import signal
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    # Under pytest-xdist (`-n N`, as .ci/run runs the suite) each worker's
+    # TensorFlow, and every process it starts, computes on its share of the
+    # cores: N processes of all-core thread pools would fight over them.
+    _CORES = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count() or 1)
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(
+        1, _CORES // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
 
 import keras  # pylint: disable=g-import-not-at-top
 import pytest
