@@ -400,28 +400,3 @@ def test_functional_keras_model_of_the_layer_saves_and_loads(case, tmp_path):
     loaded = keras.saving.load_model(tmp_path / "model.keras")
     np.testing.assert_array_equal(loaded.predict(inputs, verbose=0), expected)
     _assert_same_outputs(layer, loaded.layers[-1], parents)
-
-
-@pytest.mark.parametrize("parent_dim", [None, 6])
-def test_darn_blocks_draw_what_the_unit_loop_draws(parent_dim):
-    # 19 units: two blocks of 8 and a padded third. The blocks sum each logit
-    # in another order than the unit loop, so a draw could differ only where
-    # a Philox word falls between the two roundings of a threshold (about
-    # 2^-24 a unit, here 1,900 of them): for these seeds they must agree.
-    from tfhm.conditionals.darn import AutoregressiveConditional
-
-    layer = tfhm.conditionals.make("darn", units=19, parent_dim=parent_dim, seed=3)
-    parent = None if parent_dim is None else _binary((100, parent_dim), 5)
-    context, leading = layer._parent_context(parent)
-    shape = tf.constant([100], tf.int32) if parent_dim is None else leading
-    for seed in ([1, 2], [3, 4]):
-        seed = tf.constant(seed)
-        np.testing.assert_array_equal(
-            layer._draw(context, shape, seed).numpy(),
-            AutoregressiveConditional._draw(layer, context, shape, seed).numpy())
-    np.testing.assert_allclose(  # float32 sums of 19 terms in two orders
-        layer._mean_field(context, leading).numpy(),
-        AutoregressiveConditional._mean_field(layer, context, leading).numpy(),
-        rtol=1e-5, atol=1e-6)
-    draws = layer.sample(parent, tf.constant([5, 6]), () if parent_dim else (100,)).numpy()
-    assert draws.shape == (100, 19) and 0.05 < draws.mean() < 0.95  # padding left out

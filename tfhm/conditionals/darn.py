@@ -33,8 +33,6 @@ from tfhm.conditionals.base import Conditional, register
 
 __all__ = ["DARN", "AutoregressiveConditional"]
 
-_BLOCK = 8  # units a pass of DARN's sampling loop (`DARN._blocks`)
-
 
 class AutoregressiveConditional(Conditional):
     """A conditional whose unit j depends on the parent and on the units before it.
@@ -165,11 +163,15 @@ class AutoregressiveConditional(Conditional):
             sample_shape = tf.cast(tf.reshape(
                 tf.convert_to_tensor(sample_shape, dtype_hint=tf.int32), [-1]), tf.int32)
 
+            def draw(logit, j):
+                return sample_bernoulli_logits(
+                    logit, tf.random.experimental.stateless_fold_in(seed, j))
+
             # Discrete draws carry no gradient: without this stop a loss of
             # log_prob(draw) would differentiate through the loop (its
             # TensorArray), which tf.vectorized_map cannot convert.
             return tf.stop_gradient(
-                self._draw(context, tf.concat([sample_shape, leading], 0), seed))
+                self._recursion(context, tf.concat([sample_shape, leading], 0), draw))
 
     def mean_field(self, parent) -> tf.Tensor:
         """The mean-field recursion: each unit fed the probabilities before it.
@@ -187,7 +189,7 @@ class AutoregressiveConditional(Conditional):
         """
         with tf.name_scope("autoregressive_mean_field"):
             context, leading = self._parent_context(parent)
-            return self._mean_field(context, leading)
+            return self._recursion(context, leading, lambda logit, j: tf.sigmoid(logit))
 
     def log_prob(self, parent, value) -> tf.Tensor:
         """`log p(value | parent)` in nats, summed over units, in one vectorized pass.
@@ -208,15 +210,6 @@ class AutoregressiveConditional(Conditional):
                                  f"Received: value.shape={tuple(value.shape)}")
             context, _ = self._parent_context(parent)
             return log_prob_logits(self._all_logits(context, value), value)
-
-    def _draw(self, context, shape, seed):
-        """The seeded draw of every unit in order, float32 `shape + [units]`."""
-        return self._recursion(context, shape, lambda logit, j: sample_bernoulli_logits(
-            logit, tf.random.experimental.stateless_fold_in(seed, j)))
-
-    def _mean_field(self, context, shape):
-        """The mean-field recursion, float32 `shape + [units]`."""
-        return self._recursion(context, shape, lambda logit, j: tf.sigmoid(logit))
 
     def _recursion(self, context, shape, choose):
         """Runs the units in order: `v_j = choose(logit_j, j)`, float32 `shape + [units]`.
@@ -287,15 +280,9 @@ class DARN(AutoregressiveConditional):
     Glorot uniform) after the hidden layers. With W = 0 this is the SBN layer.
 
     Cost: `log_prob` is one masked matrix product, `O(N D^2)` for N values;
-    `sample` and `mean_field` a loop over blocks of 8 units: one matrix
-    product for the block's logits given the units before it, then its units
-    unrolled, each `O(N 8)` (it adds unit j's column of W to the logits of the
-    block's later units). Against a loop of D steps of `O(N D)` each, on a
-    loaded two-core CPU under XLA: 200 units for N = 500 drew in 18-23 ms
-    instead of 36-37, and RWS training of SBN 200-200-200 with DARN q ran
-    1,890 instead of 1,296 examples/s, but its first step compiled in 29 s
-    instead of 15 (the unrolled units). Seed rule and order: see
-    `AutoregressiveConditional`.
+    `sample` and `mean_field` a loop of D steps, each `O(N D)` (it adds unit
+    j's column of W to the logits of the units after it). Seed rule and
+    order: see `AutoregressiveConditional`.
 
     Args:
       units: the size D of the binary vector, a positive int.
@@ -363,56 +350,6 @@ class DARN(AutoregressiveConditional):
         # sum_i W_ji v_i for every j: one matrix product (tensordot reshapes to
         # [N, D]; an einsum over "..." had a gradient 200x slower, at D = 784).
         return base + tf.tensordot(value, tf.transpose(kernel), axes=1)  # [..., D]
-
-    # Sampling and the mean field run in blocks of units (`_blocks`): the same
-    # seed rule, and bitwise the unit loop's draws wherever the two paths'
-    # logits round alike (they sum in other orders).
-    def _draw(self, context, shape, seed):
-        return self._blocks(context, shape, lambda logit, j: sample_bernoulli_logits(
-            logit, tf.random.experimental.stateless_fold_in(seed, j)))
-
-    def _mean_field(self, context, shape):
-        return self._blocks(context, shape, lambda logit, j: tf.sigmoid(logit))
-
-    def _blocks(self, context, shape, choose):
-        """Runs the units in blocks: `v_j = choose(logit_j, j)`, float32 `shape + [units]`.
-
-        For the block [s, s + B) (B = `_BLOCK`): the logits of its units given
-        the values before it, `base + v_<s W^T`, are one matrix product; then
-        its units run unrolled, each adding its column of W to the logits of
-        the block's later units. Per unit the work is `O(N B)` where the unit
-        loop's is `O(N D)`, and a loop of D / B passes replaces one of D (XLA
-        and the graph executor both pay per pass). Units past D pad the last
-        block; they come after every real unit, so none reaches a real one.
-        """
-        base, kernel = context
-        block = min(_BLOCK, self.units)
-        count = -(-self.units // block)
-        padded = count * block  # padding units draw too, after every real unit
-        base = tf.concat([_broadcast_leading(base, shape),
-                          tf.zeros(tf.concat([shape, [padded - self.units]], 0))], -1)
-        kernel = tf.pad(kernel, [[0, padded - self.units], [0, padded - self.units]])
-
-        def body(b, values):
-            start = b * block
-            rows = tf.slice(kernel, [start, 0], [block, padded])  # the block's inputs
-            logits = (tf.slice(base, tf.concat([tf.zeros_like(shape), [start]], 0),
-                               tf.concat([shape, [block]], 0))
-                      + tf.tensordot(values, tf.transpose(rows), axes=1))  # [*shape, B]
-            inner = tf.slice(rows, [0, start], [block, block])  # W_jk within the block
-            chosen = []
-            for k in range(block):
-                value = choose(logits[..., k], start + k)
-                chosen.append(value)
-                logits = logits + value[..., tf.newaxis] * inner[:, k]
-            # Into columns start..start+B of the values (zeros there until now).
-            place = tf.one_hot(start + tf.range(block), padded)  # [B, padded]
-            return b + 1, values + tf.tensordot(tf.stack(chosen, -1), place, axes=1)
-
-        _, values = tf.while_loop(lambda b, _: b < count, body,
-                                  (tf.constant(0), tf.zeros_like(base)),
-                                  maximum_iterations=count)
-        return values[..., :self.units]
 
 
 @register("darn")
