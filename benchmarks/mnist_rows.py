@@ -21,6 +21,7 @@ NVIL = "Mnih & Gregor 2014 (NVIL)"
 MUPROP = "Gu et al. 2016 (MuProp), Table 3"
 VIMCO = "Mnih & Rezende 2016 (VIMCO)"
 RWS = "Bornschein & Bengio 2015 (RWS)"
+DARN = "Gregor et al. 2014 (DARN)"
 @dataclasses.dataclass(frozen=True)
 class Row:
     """One row of the table."""
@@ -34,6 +35,8 @@ class Row:
     # Names of `tfhm.conditionals.names()`, every layer of p and of q (issue 24).
     generator_conditional: str = "sbn"
     recognizer_conditional: str = "sbn"
+    # Keyword options of the estimator, ((name, value), ...), e.g. RWS's insomnia.
+    algorithm_options: tuple = ()
 
 
 ROWS = {row.name: row for row in (
@@ -57,6 +60,16 @@ ROWS = {row.name: row for row in (
     Row("sbn_deep_darnq_rws5", "SBN 10-100-200-300-400, DARN q", (400, 300, 200, 100, 10),
         "reweighted_wake_sleep", 5, (("RWS, K=5, SBN q", 85.5, RWS),),
         recognizer_conditional="darn"),
+    # Issue 24: autoregressive (DARN) layers in p, SBN layers in q, trained by RWS
+    # with the recognizer's wake update only: neither training nor the
+    # importance-sampled evaluation samples p (whose DARN layers draw unit by
+    # unit), so a step costs about what an SBN step does (log p is one masked
+    # product a layer). 500 stochastic units as Gregor et al. 2014's one-layer
+    # DARN, trained there otherwise; 85.5 is the issue's target.
+    Row("darn500_sbnq_rws5", "DARN 500, SBN q", (500,), "reweighted_wake_sleep", 5,
+        (("issue-24 target (RWS, K=5, SBN 10-100-200-300-400)", 85.5, RWS),
+         ("DARN 500, one layer (not verified here)", 84.71, DARN)),
+        generator_conditional="darn", algorithm_options=(("insomnia", "wake"),)),
 )}
 
 
@@ -68,7 +81,8 @@ _ALGORITHM_LABELS = {"wake_sleep": "wake-sleep", "reweighted_wake_sleep": "RWS",
 def _algorithm_label(row):
     """The row's estimator as the tables write it, with K when it draws several."""
     label = _ALGORITHM_LABELS.get(row.algorithm, row.algorithm)
-    return label + (f", K={row.num_samples}" if row.num_samples > 1 else "")
+    options = "".join(f", {k}={v}" for k, v in row.algorithm_options)
+    return label + (f", K={row.num_samples}" if row.num_samples > 1 else "") + options
 
 
 def load_state(folder):

@@ -1,10 +1,10 @@
 """Trains the binarized-MNIST rows of the literature and writes their figures.
 
-Each row (`mnist_rows.ROWS`; SBN layers unless it names others) is trained by
-`HelmholtzMachine.fit` (Adam, XLA by default) in its run folder `<run-dir>/<row>/`,
-a `tfhm.run_dir.RunDir`: `model.keras` (weights, optimizers, random stream;
-rewritten atomically every epoch), `metrics.csv` (one line per epoch), `config.json`
-(recipe, invocations), `best.keras` and `metrics.json` (the evaluation). Running
+Each row (`mnist_rows.ROWS`) is trained by `HelmholtzMachine.fit` (Adam, XLA by
+default) in its run folder `<run-dir>/<row>/`, a `tfhm.run_dir.RunDir`:
+`model.keras` (weights, optimizers, random stream; rewritten every epoch),
+`metrics.csv` (a line an epoch), `config.json` (recipe, invocations), `best.keras`
+and `metrics.json` (the evaluation). Running
 the script again resumes every row where it stopped (`--budget-minutes` per row
 and invocation). A `state.json` row (before issue 26) is read, converted as it runs.
 
@@ -102,10 +102,11 @@ def _restore(row, args, run):
         return hm
     hm = tfhm.HelmholtzMachine(_common.DATA_DIM, row.latent_dims, seed=args.seed, **{
         k: getattr(row, k) for k in ("generator_conditional", "recognizer_conditional")})
-    hm.compile(wake_optimizer=keras.optimizers.Adam(args.learning_rate),
-               sleep_optimizer=keras.optimizers.Adam(args.learning_rate),
-               algorithm=row.algorithm, num_samples=row.num_samples,
-               eval_num_samples=args.monitor_samples, jit_compile=not args.no_jit)
+    adam = keras.optimizers.Adam
+    hm.compile(wake_optimizer=adam(args.learning_rate), sleep_optimizer=adam(args.learning_rate),
+               algorithm=tfhm.estimators.get(row.algorithm)(**dict(row.algorithm_options)),
+               num_samples=row.num_samples, eval_num_samples=args.monitor_samples,
+               jit_compile=not args.no_jit)
     return hm
 
 

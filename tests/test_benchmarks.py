@@ -361,19 +361,28 @@ def test_vs_pyro_budget_race_stops_each_library_at_its_budget(tmp_path):
     assert "a budget of 2 s" in _section(results, "vs_pyro")
 
 
-def test_mnist_table_vimco_row_trains_with_its_estimator(tmp_path):
+@pytest.mark.parametrize("name, title, label, conditionals, insomnia", [
     # Issue 13's row: VIMCO K=5 on SBN 200-200-200, beside the RWS row.
+    ("sbn200x3_vimco5", "SBN 200-200-200", "VIMCO, K=5", ("sbn", "sbn"), None),
+    # Issue 24's row: DARN layers in p, RWS with the recognizer's wake update only.
+    ("darn500_sbnq_rws5", "DARN 500, SBN q", "RWS, K=5, insomnia=wake", ("darn", "sbn"), 1.0),
+])
+def test_mnist_table_row_trains_with_its_estimator_and_conditionals(
+        tmp_path, name, title, label, conditionals, insomnia):
     import keras
 
     table = _load("mnist_table")
     results = tmp_path / "RESULTS.md"
-    table.main(["--synthetic", "--rows", "sbn200x3_vimco5", "--run-dir",
+    table.main(["--synthetic", "--rows", name, "--run-dir",
                 str(tmp_path / "runs"), "--results", str(results), "--no-eval",
                 "--no-jit", "--epochs", "1"])
-    model = keras.models.load_model(tmp_path / "runs" / "sbn200x3_vimco5" / "model.keras")
-    assert model.algorithm.value == "vimco" and model.num_samples == 5
-    assert "| `sbn200x3_vimco5` | SBN 200-200-200 | VIMCO, K=5 | 1 |" in _section(
-        results, "mnist_table")
+    model = keras.models.load_model(tmp_path / "runs" / name / "model.keras")
+    row = table.ROWS[name]
+    assert model.algorithm.value == row.algorithm and model.num_samples == 5
+    assert (model.generator_conditional, model.recognizer_conditional) == conditionals
+    if insomnia is not None:  # the option reached the estimator and survived the file
+        assert model.estimator.insomnia == insomnia
+    assert f"| `{name}` | {title} | {label} | 1 |" in _section(results, "mnist_table")
 
 
 def test_mnist_table_equal_budget_reads_each_curve_at_the_same_minutes(tmp_path):
