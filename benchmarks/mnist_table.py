@@ -102,11 +102,10 @@ def _restore(row, args, run):
         return hm
     hm = tfhm.HelmholtzMachine(_common.DATA_DIM, row.latent_dims, seed=args.seed, **{
         k: getattr(row, k) for k in ("generator_conditional", "recognizer_conditional")})
-    adam = keras.optimizers.Adam
-    hm.compile(wake_optimizer=adam(args.learning_rate), sleep_optimizer=adam(args.learning_rate),
+    rate, adam = args.learning_rate, keras.optimizers.Adam
+    hm.compile(wake_optimizer=adam(rate), sleep_optimizer=adam(rate), jit_compile=not args.no_jit,
                algorithm=tfhm.estimators.get(row.algorithm)(**dict(row.algorithm_options)),
-               num_samples=row.num_samples, eval_num_samples=args.monitor_samples,
-               jit_compile=not args.no_jit)
+               num_samples=row.num_samples, eval_num_samples=args.monitor_samples)
     return hm
 
 
