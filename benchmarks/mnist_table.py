@@ -234,18 +234,18 @@ def train_row(row, args, x_train, x_valid, run):
 
 def evaluate_row(row, args, hm, x_valid, run, model, at_epoch):
     """Importance-sampled NLL and negative ELBO on the validation images (metrics.json)."""
-    import numpy as np  # pylint: disable=g-import-not-at-top
+    import tfhm  # pylint: disable=g-import-not-at-top
 
-    x = x_valid if args.eval_images is None else x_valid[:args.eval_images]
-    start = time.perf_counter()
-    log_lik = np.asarray(hm.log_likelihood(x, args.eval_samples, seed=args.seed + 1))
-    elbo = np.asarray(hm.elbo(x, num_samples=100, seed=args.seed + 2))
-    ev = {"nll": float(-log_lik.mean()),
-          "nll_stderr": float(log_lik.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0,
-          "neg_elbo": float(-elbo.mean()), "images": int(len(x)),
-          "num_samples": args.eval_samples, "at_epoch": at_epoch, "model": model,
-          "seconds": round(time.perf_counter() - start, 1), "command": _common.command_line(),
-          "commit": _common.git_commit(), "date": _common.utc_now()}
+    x, start = x_valid[:args.eval_images], time.perf_counter()  # [:None]: all of them
+    result = tfhm.evaluation.evaluate_examples(  # hm.log_likelihood's numbers, with a bar
+        hm, x, args.eval_samples, seed=args.seed + 1, progress=True)
+    ev = {"nll": -result["mean"]["log_likelihood"],
+          "nll_stderr": result["standard_error"]["log_likelihood"] if len(x) > 1 else 0.0,
+          "neg_elbo": float(-hm.elbo(x, num_samples=100, seed=args.seed + 2).numpy().mean()),
+          "images": int(len(x)), "num_samples": args.eval_samples, "at_epoch": at_epoch,
+          "model": model, "seconds": round(time.perf_counter() - start, 1),
+          "command": _common.command_line(), "commit": _common.git_commit(),
+          "date": _common.utc_now()}
     run.write_metrics_json(ev)
     print(f"[{row.name}] validation NLL {ev['nll']:.2f} nats (K={args.eval_samples}, "
           f"{len(x)} images, {ev['seconds']:.0f}s), neg. ELBO {ev['neg_elbo']:.2f}", flush=True)
