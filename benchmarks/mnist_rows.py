@@ -32,9 +32,11 @@ class Row:
     algorithm: str  # A name of `tfhm.estimators.names()`.
     num_samples: int  # K draws of q per example during training.
     published: tuple  # ((what, nats, citation), ...), the first is the target.
-    # Names of `tfhm.conditionals.names()`, every layer of p and of q (issue 24).
-    generator_conditional: str = "sbn"
-    recognizer_conditional: str = "sbn"
+    # Names of `tfhm.conditionals.names()`, every layer of p and of q, or a tuple
+    # of one name a layer in `tfhm.Generator`'s and `tfhm.Recognizer`'s order
+    # (issue 24).
+    generator_conditional: str | tuple = "sbn"
+    recognizer_conditional: str | tuple = "sbn"
     # Keyword options of the estimator, ((name, value), ...), e.g. RWS's insomnia.
     algorithm_options: tuple = ()
 
@@ -70,6 +72,15 @@ ROWS = {row.name: row for row in (
         (("issue-24 target (RWS, K=5, SBN 10-100-200-300-400)", 85.5, RWS),
          ("DARN 500, one layer (not verified here)", 84.71, DARN)),
         generator_conditional="darn", algorithm_options=(("insomnia", "wake"),)),
+    # Issue 24: the deep SBN of `sbn_deep_rws5` with an autoregressive (DARN)
+    # layer over the pixels, p(x | z_1), the rest SBN; the recognizer's wake
+    # update only, as darn500_sbnq_rws5 (which overfit: its train ELBO passed
+    # its validation estimate; the deep SBN did not).
+    Row("sbn_deep_darnx_rws5", "SBN 10-100-200-300-400, DARN pixel layer",
+        (400, 300, 200, 100, 10), "reweighted_wake_sleep", 5,
+        (("RWS, K=5, SBN layers", 85.5, RWS),),
+        generator_conditional=("darn",) + ("sbn",) * 5,
+        algorithm_options=(("insomnia", "wake"),)),
 )}
 
 

@@ -366,6 +366,9 @@ def test_vs_pyro_budget_race_stops_each_library_at_its_budget(tmp_path):
     ("sbn200x3_vimco5", "SBN 200-200-200", "VIMCO, K=5", ("sbn", "sbn"), None),
     # Issue 24's row: DARN layers in p, RWS with the recognizer's wake update only.
     ("darn500_sbnq_rws5", "DARN 500, SBN q", "RWS, K=5, insomnia=wake", ("darn", "sbn"), 1.0),
+    # One conditional a layer: DARN over the pixels under the deep SBN.
+    ("sbn_deep_darnx_rws5", "SBN 10-100-200-300-400, DARN pixel layer",
+     "RWS, K=5, insomnia=wake", (("darn",) + ("sbn",) * 5, "sbn"), 1.0),
 ])
 def test_mnist_table_row_trains_with_its_estimator_and_conditionals(
         tmp_path, name, title, label, conditionals, insomnia):

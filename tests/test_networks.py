@@ -19,7 +19,10 @@ from tfhm import conditionals
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIM, LATENT_DIMS = 8, (4, 2)
-PAIRS = [("darn", "nade"), ("nade", "darn"), ("sbn", "darn")]
+PAIRS = [("darn", "nade"), ("nade", "darn"), ("sbn", "darn"),
+         # One name a layer (issue 24): p(x | z_1) autoregressive under SBN
+         # layers, and q mixing kinds.
+         (("darn", "sbn", "sbn"), ("sbn", "nade"))]
 
 
 def _all_binary(d):
@@ -123,6 +126,39 @@ def test_full_form_with_a_convolutional_recognizer(tmp_path):
                                   hm.exact_log_likelihood(x_test[:20]).numpy())
     np.testing.assert_array_equal(back.encode(x_test[:4], seed=1)["z1"],
                                   hm.encode(x_test[:4], seed=1)["z1"])
+
+
+def test_one_conditional_a_layer_builds_those_layers_and_survives_a_file(tmp_path):
+    hm = _hm(("darn", "sbn", "nade"), ("nade", "sbn"))
+    assert [type(c).__name__ for c in [*hm.generator.conditionals, hm.generator.prior]] == [
+        "DARN", "DenseBernoulli", "NADE"]
+    assert [type(c).__name__ for c in hm.recognizer.conditionals] == ["NADE", "DenseBernoulli"]
+    x = _all_binary(DATA_DIM)[::7]
+    hm.save(tmp_path / "mixed.keras")
+    back = tfhm.load_model(tmp_path / "mixed.keras")
+    assert (back.generator_conditional, back.recognizer_conditional) == (
+        ("darn", "sbn", "nade"), ("nade", "sbn"))
+    np.testing.assert_array_equal(back.exact_log_likelihood(x).numpy(),
+                                  hm.exact_log_likelihood(x).numpy())
+    # The same names as one string a network build the same weights as before.
+    same = tfhm.HelmholtzMachine(DATA_DIM, LATENT_DIMS, seed=3, generator_conditional="darn")
+    listed = tfhm.HelmholtzMachine(DATA_DIM, LATENT_DIMS, seed=3,
+                                   generator_conditional=("darn",) * 3)
+    for a, b in zip(same.weights, listed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize("conditional, match", [
+    (("darn", "sbn"), r"3 names, one a layer for latent_dims=\(4, 2\): p\(x \| z_1\)"),
+    (("darn", "sbn", "sbn", "sbn"), r"3 names.*Received: conditional=\('darn'"),
+    (("darn", 3, "sbn"), r"3 names"),
+    (("darn", "sbnn", "sbn"), r"Unknown conditional.*'sbnn'"),
+])
+def test_a_per_layer_conditional_must_name_every_layer(conditional, match):
+    with pytest.raises(ValueError, match=match):
+        tfhm.HelmholtzMachine(DATA_DIM, LATENT_DIMS, generator_conditional=conditional)
+    with pytest.raises(ValueError, match=r"2 names, one a layer.*q\(z_1 \| x\)"):
+        tfhm.HelmholtzMachine(DATA_DIM, LATENT_DIMS, recognizer_conditional=("sbn",))
 
 
 def test_explicit_layers_must_chain():

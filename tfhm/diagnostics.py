@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _seeds, evaluation
+from tfhm import _graph, _seeds, evaluation
 from tfhm.estimators.variance import gradient_variance
 
 __all__ = [
@@ -82,7 +82,7 @@ def importance_summary(model, x, num_samples: int, seed=None,
                                          rows_per_block=rows_per_chunk)
 
 
-@tf.function(reduce_retracing=True)
+@_graph.function(reduce_retracing=True)
 def _layer_terms(generator, recognizer, x, num_samples, seed):
     """Per-sample, per-layer terms; see `latent_diagnostics`.
 

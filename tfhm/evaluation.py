@@ -27,7 +27,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _checks, _seeds, objectives
+from tfhm import _checks, _graph, _seeds, objectives
 from tfhm._math import log_mean_exp
 from tfhm.layers import bernoulli_log_prob_all_pairs
 
@@ -88,7 +88,7 @@ def enumerate_latents(latent_dims, start, count) -> list:
     return tf.split(tf.cast(states, tf.float32), list(latent_dims), axis=1)
 
 
-@tf.function(reduce_retracing=True)
+@_graph.function(reduce_retracing=True)
 def _exact_log_joint_chunk(generator, x, start, count):
     """`log p(x_i, z_j)` for a chunk of latent states, float32 `[batch, count]`."""
     latents = enumerate_latents(generator.latent_dims, start, count)
@@ -151,7 +151,7 @@ def exact_posterior_kl(generator, recognizer, x: tf.Tensor) -> tf.Tensor:
 
 
 # ------------------------------------------------- importance sampling
-@tf.function(reduce_retracing=True)
+@_graph.function(reduce_retracing=True)
 def _chunk_sums(generator, recognizer, x, num_samples, seed):
     """Sufficient statistics of K draws: `sum log w`, `lse log w`, `lse 2 log w`."""
     log_w = objectives.log_importance_weights(

@@ -83,7 +83,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _checks, _seeds, evaluation, objectives
+from tfhm import _checks, _graph, _seeds, evaluation, objectives
 from tfhm._math import log_mean_exp
 from tfhm.conditionals.base import require_factorized
 from tfhm.layers import sample_bernoulli_logits
@@ -340,10 +340,10 @@ def inpaint_and_log_likelihood(generator, recognizer, x: tf.Tensor,
 
 
 # ------------------------------------------------ checked, in memory blocks
-_inpaint_graph = tf.function(inpaint, reduce_retracing=True)
-_log_likelihood_graph = tf.function(log_likelihood_observed,
+_inpaint_graph = _graph.function(inpaint, reduce_retracing=True)
+_log_likelihood_graph = _graph.function(log_likelihood_observed,
                                     reduce_retracing=True)
-_conditional_graph = tf.function(conditional_log_likelihood,
+_conditional_graph = _graph.function(conditional_log_likelihood,
                                  reduce_retracing=True)
 
 

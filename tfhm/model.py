@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _checks, _model_data, _seeds, evaluation, inpainting, objectives
+from tfhm import _checks, _graph, _model_data, _seeds, evaluation, inpainting, objectives
 from tfhm._keras_loops import EVAL_LOG_NAMES, KerasLoops
 from tfhm._optimizers import LinkedOptimizers, phase_optimizers
 from tfhm.algorithms import Algorithm, RecognizerUpdate
@@ -78,7 +78,9 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         of q: "sbn" (default, factorized), "darn" or "nade"
         (autoregressive); `hidden_units` and `activation` keep their meaning
         for every name (the deterministic path from a layer's parent into
-        it).
+        it). Or a tuple of names, one a layer (as `tfhm.Generator`'s and
+        `tfhm.Recognizer`'s `conditional`): `generator_conditional=("darn",
+        "sbn", "sbn")` makes p(x | z_1) autoregressive under SBN layers.
       generator, recognizer: the full form instead of the sizes: a
         `tfhm.Generator(prior=..., conditionals=[...])` and a
         `tfhm.Recognizer(conditionals=[...])` of any conditionals (e.g.
@@ -113,7 +115,8 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
 
     def __init__(self, data_dim: int | None = None, latent_dims=None, hidden_units=(),
                  activation: str = "tanh", seed: int | None = None,
-                 generator_conditional: str = "sbn", recognizer_conditional: str = "sbn",
+                 generator_conditional: str | tuple = "sbn",
+                 recognizer_conditional: str | tuple = "sbn",
                  generator: Generator | None = None, recognizer: Recognizer | None = None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -156,8 +159,10 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             config.update(generator=keras.saving.serialize_keras_object(self.generator),
                           recognizer=keras.saving.serialize_keras_object(self.recognizer))
         else:
-            config.update(generator_conditional=self.generator_conditional,
-                          recognizer_conditional=self.recognizer_conditional)
+            config.update({key: value if isinstance(value, str) else list(value)
+                           for key, value in (("generator_conditional", self.generator_conditional),
+                                              ("recognizer_conditional",
+                                               self.recognizer_conditional))})
         return config
 
     # The key of the seed generator's state among the model's own variables
@@ -330,6 +335,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
         _checks.static_data_dim(x, self.data_dim)
         return tf.cast(x, tf.float32)
 
+    @_graph.not_converted  # traced as written: see tfhm._graph
     def train_step(self, data):
         x = self._prepare(data)
         # Every state change waits for the batch: a batch that fails its
@@ -353,6 +359,7 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             self._trackers[name].update_state(value)
         return {name: self._trackers[name].result() for name in logs}
 
+    @_graph.not_converted
     def test_step(self, data):
         """Importance-sampled `elbo` and `log_likelihood` of one batch.
 

@@ -126,14 +126,38 @@ class _Network(Architecture, keras.Model):
                     f"layers. Received: data_dim={data_dim!r}, "
                     f"latent_dims={latent_dims!r}")
             self._set_architecture(data_dim, latent_dims, hidden_units, activation, seed)
-            self.conditional = conditional
-            conditionals.get(conditional)  # an unknown name is refused here
+            self.conditional = self._check_conditional(conditional)
             return None
         self.conditional = None  # built from layers
         return layers
 
-    def _make(self, units, parent_dim, seed, name):
-        return conditionals.make(self.conditional, units, parent_dim,
+    # What a per-layer `conditional` lists, in order, for each kind of network.
+    _LAYER_ORDER = {"generator": "p(x | z_1), p(z_1 | z_2), ..., p(z_(L-1) | z_L), "
+                                 "then the prior p(z_L)",
+                    "recognizer": "q(z_1 | x), q(z_2 | z_1), ..., q(z_L | z_(L-1))"}
+
+    def _check_conditional(self, conditional):
+        """One registered name for every layer, or a tuple of one name a layer."""
+        if isinstance(conditional, str):
+            conditionals.get(conditional)  # an unknown name is refused here
+            return conditional
+        expected = len(self.latent_dims) + (self._kind == "generator")
+        if (not isinstance(conditional, (list, tuple)) or len(conditional) != expected
+                or not all(isinstance(name, str) for name in conditional)):
+            raise ValueError(
+                f"`conditional` of a {self._kind} is a name of "
+                f"tfhm.conditionals.names(), or {expected} names, one a layer for "
+                f"latent_dims={self.latent_dims}: {self._LAYER_ORDER[self._kind]}. "
+                f"Received: conditional={conditional!r}")
+        for name in conditional:
+            conditionals.get(name)
+        return tuple(conditional)
+
+    def _make(self, index, units, parent_dim, seed, name):
+        """Layer `index` of the order in `_LAYER_ORDER`, of its registered kind."""
+        kind = (self.conditional if isinstance(self.conditional, str)
+                else self.conditional[index])
+        return conditionals.make(kind, units, parent_dim,
                                  hidden_units=self.hidden_units,
                                  activation=self.activation, seed=seed,
                                  dtype=self.dtype_policy, name=name)
@@ -146,7 +170,8 @@ class _Network(Architecture, keras.Model):
     def get_config(self) -> dict:
         config = super().get_config()
         if self.conditional is not None:
-            config["conditional"] = self.conditional
+            config["conditional"] = (self.conditional if isinstance(self.conditional, str)
+                                     else list(self.conditional))
         else:
             config.update(self._layers_config())
         return config
@@ -189,7 +214,10 @@ class Generator(_Network):
         into it.
       activation: activation of those hidden layers.
       seed: int or None, seeds the initial weights.
-      conditional: a name of `tfhm.conditionals.names()`.
+      conditional: a name of `tfhm.conditionals.names()` for every layer, or
+        a tuple of L + 1 names, one a layer: `p(x | z_1)`, ...,
+        `p(z_(L-1) | z_L)`, then the prior (e.g. `("darn", "sbn", "sbn")`: an
+        autoregressive layer over the pixels under SBN layers).
       prior, conditionals: instead of the sizes, the layers themselves: a
         prior (a conditional with `parent_dim=None`) and the list
         `[p(x | z_1), p(z_1 | z_2), ..., p(z_(L-1) | z_L)]`; the sizes are
@@ -218,7 +246,7 @@ class Generator(_Network):
 
     def __init__(self, data_dim: int | None = None, latent_dims=None, hidden_units=(),
                  activation: str = "tanh", seed: int | None = None,
-                 conditional: str = "sbn", prior=None, conditionals=None, **kwargs):
+                 conditional: str | tuple = "sbn", prior=None, conditionals=None, **kwargs):
         super().__init__(**kwargs)
         layers = self._setup(data_dim, latent_dims, hidden_units, activation, seed,
                              conditional, conditionals)
@@ -226,9 +254,9 @@ class Generator(_Network):
             below = (self.data_dim,) + self.latent_dims[:-1]
             num = len(self.latent_dims)
             seeds = _seeds.network_initializer_seeds(seed, "generator", num + 1)
-            self.prior = self._make(self.latent_dims[-1], None, seeds[num], "prior")
+            self.prior = self._make(num, self.latent_dims[-1], None, seeds[num], "prior")
             self.conditionals = [
-                self._make(below[l], self.latent_dims[l], seeds[l],
+                self._make(l, below[l], self.latent_dims[l], seeds[l],
                            f"p_{'x' if l == 0 else f'z{l}'}_given_z{l + 1}")
                 for l in range(num)]
         else:
@@ -333,7 +361,8 @@ class Recognizer(_Network):
     `conditionals[l]` is `q(z_(l+1) | layer l)` (layer 0 is x).
 
     Args: as `Generator`, without `prior`: `conditionals` is the list
-      `[q(z_1 | x), q(z_2 | z_1), ..., q(z_L | z_(L-1))]`.
+      `[q(z_1 | x), q(z_2 | z_1), ..., q(z_L | z_(L-1))]`, and a per-layer
+      `conditional` names L layers in that order.
 
     Call args:
       inputs: float32 `[batch, data_dim]`.
@@ -360,7 +389,7 @@ class Recognizer(_Network):
 
     def __init__(self, data_dim: int | None = None, latent_dims=None, hidden_units=(),
                  activation: str = "tanh", seed: int | None = None,
-                 conditional: str = "sbn", conditionals=None, **kwargs):
+                 conditional: str | tuple = "sbn", conditionals=None, **kwargs):
         super().__init__(**kwargs)
         layers = self._setup(data_dim, latent_dims, hidden_units, activation, seed,
                              conditional, conditionals)
@@ -369,7 +398,7 @@ class Recognizer(_Network):
             seeds = _seeds.network_initializer_seeds(seed, "recognizer",
                                                      len(self.latent_dims))
             self.conditionals = [
-                self._make(self.latent_dims[l], below[l], seeds[l],
+                self._make(l, self.latent_dims[l], below[l], seeds[l],
                            f"q_z{l + 1}_given_{'x' if l == 0 else f'z{l}'}")
                 for l in range(len(self.latent_dims))]
         else:

@@ -25,7 +25,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _checks, _seeds
+from tfhm import _checks, _graph, _seeds
 from tfhm.estimators.base import Estimator, get
 
 __all__ = ["gradient_estimates", "gradient_variance"]
@@ -81,7 +81,7 @@ def _trace_estimates(generator, recognizer, estimator, num_samples):
         del tape
         return result
 
-    @tf.function(autograph=False, reduce_retracing=True)
+    @_graph.function(reduce_retracing=True)
     def estimates(x, seeds):
         # Stateless draws from per-seed keys have no vectorized kernel:
         # pfor runs those few ops in a loop and vectorizes the rest.

@@ -12,6 +12,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from tfhm import _graph
 from tfhm.export.graphs import (
     _decode,
     _encode,
@@ -119,12 +120,12 @@ class GeneratorModule(tf.Module):
                 x=x, mask=mask, num_samples=num_samples,
                 num_proposals=num_proposals, seed=seed), limit, rows)
 
-        self.sample = tf.function(
+        self.sample = _graph.function(
             sample, input_signature=[_num_samples_spec(), _seed_spec()])
-        self.log_likelihood = tf.function(
+        self.log_likelihood = _graph.function(
             log_likelihood,
             input_signature=[_x_spec(), _num_samples_spec(), _seed_spec()])
-        self.decode = tf.function(decode, input_signature=[
+        self.decode = _graph.function(decode, input_signature=[
             tf.TensorSpec([None, None], tf.float32, name=f"z{l + 1}")
             for l in range(len(generator.latent_dims))])
         # Inpainting needs a factorized p(x | z_1) and q(z_1 | x)
@@ -132,7 +133,7 @@ class GeneratorModule(tf.Module):
         self.inpaintable = all(c.factorized for c in (generator.conditionals[0],
                                                        recognizer.conditionals[0]))
         if self.inpaintable:
-            self.inpaint = tf.function(inpaint, input_signature=[
+            self.inpaint = _graph.function(inpaint, input_signature=[
                 _x_spec(), tf.TensorSpec([None, None], tf.float32, name="mask"),
                 _num_samples_spec(),
                 tf.TensorSpec([], tf.int32, name="num_proposals"), _seed_spec()])
@@ -188,9 +189,9 @@ class RecognizerModule(tf.Module):
         def encode_unseeded(x):
             return _encode_rows(recognizer, x, rows)
 
-        self.encode = tf.function(
+        self.encode = _graph.function(
             encode, input_signature=[_x_spec(), _seed_spec()])
-        self.encode_unseeded = tf.function(
+        self.encode_unseeded = _graph.function(
             encode_unseeded, input_signature=[_x_spec()])
 
     def signatures(self) -> dict[str, Any]:

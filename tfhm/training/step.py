@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfhm import _seeds
+from tfhm import _graph, _seeds
 from tfhm.estimators import step as estimator_step
 
 __all__ = ["LOG_NAMES", "NonFiniteRecord", "check_finite", "loss_scalers",
@@ -154,7 +154,7 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
                               num_shards)
     if jit_compile and strategy.num_replicas_in_sync > 1:
         # The all-reduce stays outside XLA; the per-replica math is fused.
-        gradients = tf.function(gradients, jit_compile=True)
+        gradients = _graph.function(gradients, jit_compile=True)
 
     def replica_step(shards, global_batch, seed):
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
@@ -178,7 +178,7 @@ def make_step_fn(model, strategy: tf.distribute.Strategy, num_shards: int,
         return means
 
     jit = jit_compile and strategy.num_replicas_in_sync == 1
-    return tf.function(step, jit_compile=jit or None, reduce_retracing=True)
+    return _graph.function(step, jit_compile=jit or None, reduce_retracing=True)
 
 
 def make_steps_fn(step_fn: Callable) -> Callable:
@@ -202,6 +202,8 @@ def make_steps_fn(step_fn: Callable) -> Callable:
             shards, global_batch = next(iterator)
             step_fn(shards, global_batch)
 
+    # AutoGraph makes this loop a `tf.while_loop` over the iterator; `step_fn`
+    # is a `tf.function` of its own, which AutoGraph leaves as it is.
     return tf.function(steps, reduce_retracing=True)
 
 
