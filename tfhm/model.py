@@ -159,10 +159,8 @@ class HelmholtzMachine(KerasLoops, Architecture, keras.Model):
             config.update(generator=keras.saving.serialize_keras_object(self.generator),
                           recognizer=keras.saving.serialize_keras_object(self.recognizer))
         else:
-            config.update({key: value if isinstance(value, str) else list(value)
-                           for key, value in (("generator_conditional", self.generator_conditional),
-                                              ("recognizer_conditional",
-                                               self.recognizer_conditional))})
+            config.update(generator_conditional=self.generator_conditional,
+                          recognizer_conditional=self.recognizer_conditional)
         return config
 
     # The key of the seed generator's state among the model's own variables

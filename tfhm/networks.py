@@ -170,8 +170,7 @@ class _Network(Architecture, keras.Model):
     def get_config(self) -> dict:
         config = super().get_config()
         if self.conditional is not None:
-            config["conditional"] = (self.conditional if isinstance(self.conditional, str)
-                                     else list(self.conditional))
+            config["conditional"] = self.conditional  # a tuple is a list in JSON
         else:
             config.update(self._layers_config())
         return config
